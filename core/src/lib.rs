@@ -13,8 +13,14 @@
 //! ## Modules
 //!
 //! - [`keys`]: Ed25519 and X25519 identity keys, fingerprints, and the
-//!   `age1…` / `AGE-SECRET-KEY-1…` encodings.
+//!   `age1…` / `AGE-SECRET-KEY-1…` encodings; [`key_bundle`]: the
+//!   self-signed key bundle that publishes them.
 //! - [`age`]: the complete age v1 file format.
+//! - [`metadata`], [`manifest`]: a document version's encrypted metadata and
+//!   its signed manifest.
+//! - [`matter`], [`grant`]: matters, grants, revocations and authority chains.
+//! - [`backup`]: secret keys sealed under a password.
+//! - [`link`]: share-link secrets and the keys derived from them.
 //! - [`codec`], [`signed`], [`domain`]: deterministic CBOR, the signed-record
 //!   envelope, and every domain-separation label.
 //! - [`secret`]: secret-holding types and the constant-time comparison.
@@ -22,8 +28,16 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod age;
+pub mod backup;
 pub mod codec;
 pub mod domain;
+pub mod grant;
+pub mod key_bundle;
 pub mod keys;
+pub mod link;
+pub mod manifest;
+pub mod matter;
+pub mod metadata;
 pub mod secret;
 pub mod signed;

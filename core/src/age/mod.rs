@@ -1,0 +1,1 @@
+//! The age v1 file format (spec: `spec/age.md`).

@@ -1,0 +1,1 @@
+//! Secret keys sealed under a password (spec: `spec/backup.md`).

@@ -1,0 +1,1 @@
+//! Grants, revocations and authority chains (spec: `spec/grants.md`).

@@ -1,0 +1,1 @@
+//! The self-signed identity key bundle (spec: `spec/identity.md`).

@@ -1,0 +1,1 @@
+//! Share-link secrets and the keys derived from them (spec: `spec/links.md`).

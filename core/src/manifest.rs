@@ -1,0 +1,1 @@
+//! The signed version manifest (spec: `spec/documents.md`).

@@ -1,0 +1,1 @@
+//! Matters and their creator record (spec: `spec/grants.md`).

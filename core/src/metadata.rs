@@ -1,0 +1,1 @@
+//! Encrypted document metadata (spec: `spec/documents.md`).
