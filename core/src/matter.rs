@@ -1,1 +1,476 @@
-//! Matters and their creator record (spec: `spec/grants.md`).
+//! Matters and the record that roots their authority (spec:
+//! `spec/grants.md` §Matter record).
+//!
+//! A matter is created by one firm member, who signs a [`Matter`] record
+//! naming a fresh random [`MatterId`] and their own Ed25519 key. That key is
+//! the root of every grant chain in the matter
+//! ([`crate::grant::verify_grant_chain`]): the creator holds every right
+//! without a grant, and everyone else's authority is delegated from them.
+//!
+//! ```text
+//! Matter = {
+//!   0: 1,              ; version
+//!   1: bstr .size 16,  ; matter id (random)
+//!   2: bstr .size 32,  ; creator's Ed25519 key; must equal the envelope signer
+//!   3: uint,           ; created at, Unix seconds
+//! }
+//! ```
+
+use core::fmt;
+
+use minicbor::{Decode, Decoder, Encode, Encoder};
+use rand_core::CryptoRng;
+
+use crate::domain::SignatureContext;
+use crate::keys::{SigningPublicKey, SigningSecretKey, hex_lower};
+use crate::signed::{Record, RecordDigest, Signed, SignedRecordError};
+
+/// The only matter record version this crate reads and writes.
+pub const MATTER_VERSION: u8 = 1;
+
+/// A matter's 16-byte random identifier.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct MatterId([u8; 16]);
+
+impl MatterId {
+    /// Generates a fresh identifier.
+    pub fn generate<R: CryptoRng + ?Sized>(rng: &mut R) -> Self {
+        let mut id = [0u8; 16];
+        rng.fill_bytes(&mut id);
+        Self(id)
+    }
+
+    /// Wraps identifier bytes.
+    #[must_use]
+    pub const fn from_bytes(bytes: [u8; 16]) -> Self {
+        Self(bytes)
+    }
+
+    /// The identifier bytes.
+    #[must_use]
+    pub const fn as_bytes(&self) -> &[u8; 16] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for MatterId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "MatterId({})", hex_lower(&self.0))
+    }
+}
+
+/// Why a matter record was rejected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum MatterError {
+    /// The envelope, the signature or the body's encoding is invalid.
+    #[error(transparent)]
+    Record(#[from] SignedRecordError),
+    /// The record's version is not [`MATTER_VERSION`].
+    #[error("unknown matter record version {0}")]
+    UnknownVersion(u64),
+    /// The creator field is not a valid Ed25519 public key.
+    #[error("matter record names an invalid creator key")]
+    InvalidCreatorKey,
+    /// The record is signed by someone other than the creator it names.
+    #[error("matter record is not signed by its creator")]
+    SignerMismatch,
+}
+
+/// The record that creates a matter (spec: `spec/grants.md` §Matter record).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Matter {
+    id: MatterId,
+    creator: SigningPublicKey,
+    created_at: u64,
+}
+
+impl Matter {
+    /// Builds a matter record.
+    #[must_use]
+    pub fn new(id: MatterId, creator: SigningPublicKey, created_at: u64) -> Self {
+        Self {
+            id,
+            creator,
+            created_at,
+        }
+    }
+
+    /// Creates a new matter with a fresh id, signed by its creator.
+    pub fn create<R: CryptoRng + ?Sized>(
+        rng: &mut R,
+        creator: &SigningSecretKey,
+        created_at: u64,
+    ) -> VerifiedMatter {
+        let record = Self::new(MatterId::generate(rng), creator.public_key(), created_at);
+        VerifiedMatter(Signed::sign(record, creator))
+    }
+
+    /// The matter's identifier.
+    #[must_use]
+    pub fn id(&self) -> &MatterId {
+        &self.id
+    }
+
+    /// The creator's key: the root of authority in the matter.
+    #[must_use]
+    pub fn creator(&self) -> &SigningPublicKey {
+        &self.creator
+    }
+
+    /// When the matter was created, in Unix seconds.
+    #[must_use]
+    pub fn created_at(&self) -> u64 {
+        self.created_at
+    }
+}
+
+#[derive(Clone, Encode, Decode)]
+#[cbor(map)]
+pub(crate) struct MatterWire {
+    #[n(0)]
+    version: u8,
+    #[cbor(n(1), with = "minicbor::bytes")]
+    id: [u8; 16],
+    #[cbor(n(2), with = "minicbor::bytes")]
+    creator: [u8; 32],
+    #[n(3)]
+    created_at: u64,
+}
+
+impl wire::WireForm for Matter {
+    const VERSION: u8 = MATTER_VERSION;
+    type Wire = MatterWire;
+    type Error = MatterError;
+
+    fn from_wire(w: MatterWire) -> Result<Self, MatterError> {
+        if w.version != MATTER_VERSION {
+            return Err(MatterError::UnknownVersion(w.version.into()));
+        }
+        let creator =
+            SigningPublicKey::from_bytes(&w.creator).map_err(|_| MatterError::InvalidCreatorKey)?;
+        Ok(Self::new(MatterId(w.id), creator, w.created_at))
+    }
+
+    fn to_wire(&self) -> MatterWire {
+        MatterWire {
+            version: MATTER_VERSION,
+            id: self.id.0,
+            creator: self.creator.to_bytes(),
+            created_at: self.created_at,
+        }
+    }
+
+    fn unknown_version(version: u64) -> MatterError {
+        MatterError::UnknownVersion(version)
+    }
+}
+
+impl Encode<()> for Matter {
+    fn encode<W: minicbor::encode::Write>(
+        &self,
+        e: &mut Encoder<W>,
+        ctx: &mut (),
+    ) -> Result<(), minicbor::encode::Error<W::Error>> {
+        wire::encode(self, e, ctx)
+    }
+}
+
+impl<'b> Decode<'b, ()> for Matter {
+    fn decode(d: &mut Decoder<'b>, ctx: &mut ()) -> Result<Self, minicbor::decode::Error> {
+        wire::decode(d, ctx)
+    }
+}
+
+impl Record for Matter {
+    const CONTEXT: SignatureContext = SignatureContext::MATTER;
+}
+
+/// A matter record whose signature verified and whose signer is the creator
+/// it names.
+#[derive(Debug, Clone)]
+pub struct VerifiedMatter(Signed<Matter>);
+
+impl VerifiedMatter {
+    /// The matter's identifier.
+    #[must_use]
+    pub fn id(&self) -> &MatterId {
+        self.0.record().id()
+    }
+
+    /// The creator's key, the root of every grant chain in the matter.
+    #[must_use]
+    pub fn creator(&self) -> &SigningPublicKey {
+        self.0.record().creator()
+    }
+
+    /// The decoded record.
+    #[must_use]
+    pub fn record(&self) -> &Matter {
+        self.0.record()
+    }
+
+    /// The signed record.
+    #[must_use]
+    pub fn signed(&self) -> &Signed<Matter> {
+        &self.0
+    }
+
+    /// The exact stored bytes.
+    #[must_use]
+    pub fn as_bytes(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+
+    /// SHA-256 of the exact stored bytes.
+    #[must_use]
+    pub fn digest(&self) -> RecordDigest {
+        self.0.digest()
+    }
+}
+
+/// Parses a signed matter record and checks that its signer is the creator
+/// it names (spec: `spec/grants.md` §Matter record).
+pub fn verify_matter(bytes: &[u8]) -> Result<VerifiedMatter, MatterError> {
+    let signed = wire::parse_signed::<Matter>(bytes)?;
+    if signed.signer() != signed.record().creator() {
+        return Err(MatterError::SignerMismatch);
+    }
+    Ok(VerifiedMatter(signed))
+}
+
+/// Wire forms shared by lexvault's records (spec: `spec/README.md` §CBOR).
+///
+/// Each record type is decoded in two steps: its *wire form* is a plain
+/// derived struct whose fields are raw integers, byte arrays and strings,
+/// decoded with [`crate::codec::decode_canonical`]; the record type is then
+/// built from it by a single validating conversion. The record's own
+/// `Decode` runs both steps, so a [`Signed<R>`] always holds a valid `R`.
+/// When decoding fails, [`parse_signed`] repeats the steps leniently to
+/// report *which* rule was broken (unknown version, unknown rights bits, an
+/// invalid key) instead of a bare "malformed".
+///
+/// This belongs next to [`crate::signed`]; it lives here until that module
+/// grows a hook for it.
+pub(crate) mod wire {
+    use minicbor::{Decode, Decoder, Encode, Encoder};
+
+    use crate::codec::{self, CodecError};
+    use crate::signed::{Record, Signed, SignedRecordError};
+
+    /// A record type built from a lenient wire form by one validation step.
+    pub(crate) trait WireForm: Sized {
+        /// The record version this crate reads and writes (map key 0).
+        const VERSION: u8;
+        /// The plain derived struct the record is carried as.
+        type Wire: Encode<()> + for<'b> Decode<'b, ()>;
+        /// What validation reports.
+        type Error;
+
+        /// Validates a decoded wire form. The first check is the version.
+        fn from_wire(wire: Self::Wire) -> Result<Self, Self::Error>;
+        /// The wire form of a valid record; `from_wire(to_wire(r)) == r`.
+        fn to_wire(&self) -> Self::Wire;
+        /// The error for a record of another version.
+        fn unknown_version(version: u64) -> Self::Error;
+    }
+
+    pub(crate) fn encode<T: WireForm, W: minicbor::encode::Write>(
+        value: &T,
+        e: &mut Encoder<W>,
+        ctx: &mut (),
+    ) -> Result<(), minicbor::encode::Error<W::Error>> {
+        value.to_wire().encode(e, ctx)
+    }
+
+    pub(crate) fn decode<T: WireForm>(
+        d: &mut Decoder<'_>,
+        ctx: &mut (),
+    ) -> Result<T, minicbor::decode::Error> {
+        let wire = T::Wire::decode(d, ctx)?;
+        T::from_wire(wire).map_err(|_| minicbor::decode::Error::message("invalid record field"))
+    }
+
+    /// Decodes a canonical record body, naming the broken rule on failure.
+    pub(crate) fn decode_body<T>(body: &[u8]) -> Result<T, T::Error>
+    where
+        T: WireForm + Encode<()> + for<'b> Decode<'b, ()>,
+        T::Error: From<CodecError>,
+    {
+        codec::decode_canonical::<T>(body).map_err(|e| diagnose::<T>(body).unwrap_or(e.into()))
+    }
+
+    /// Parses a signed record, naming the broken rule when the signature
+    /// verified but the body is not a valid record.
+    pub(crate) fn parse_signed<T>(bytes: &[u8]) -> Result<Signed<T>, T::Error>
+    where
+        T: WireForm + Record,
+        T::Error: From<SignedRecordError>,
+    {
+        match Signed::<T>::from_bytes(bytes) {
+            Ok(signed) => Ok(signed),
+            Err(SignedRecordError::Body(e)) => {
+                // `from_bytes` got this far only after the envelope parsed
+                // canonically and the signature verified over its body.
+                let why = signed_body(bytes).and_then(diagnose::<T>);
+                Err(why.unwrap_or_else(|| SignedRecordError::Body(e).into()))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Why `body` is not a valid `T`, if the reason is a field's value.
+    fn diagnose<T: WireForm>(body: &[u8]) -> Option<T::Error> {
+        // The version comes first: a later version may change every other
+        // field, so nothing else about the body is worth reporting.
+        if let Some(version) = leading_version(body)
+            && version != u64::from(T::VERSION)
+        {
+            return Some(T::unknown_version(version));
+        }
+        let wire = codec::decode_canonical::<T::Wire>(body).ok()?;
+        T::from_wire(wire).err()
+    }
+
+    /// Whether `c` may appear in text people read as a name (display
+    /// names, file names): no control characters, and none of the
+    /// bidirectional formatting characters that make `invoice\u{202e}fdp.exe`
+    /// display as `invoiceexe.pdf`.
+    pub(crate) fn is_safe_name_char(c: char) -> bool {
+        !c.is_control()
+            && !matches!(
+                c,
+                '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'
+            )
+    }
+
+    /// The value of key 0 when it is the first entry of a CBOR map (in
+    /// every lexvault record, the version).
+    fn leading_version(body: &[u8]) -> Option<u64> {
+        let mut d = Decoder::new(body);
+        d.map().ok()?;
+        if d.u64().ok()? != 0 {
+            return None;
+        }
+        d.u64().ok()
+    }
+
+    /// The body of a `[signer, body, sig]` envelope that already parsed.
+    fn signed_body(bytes: &[u8]) -> Option<&[u8]> {
+        let mut d = Decoder::new(bytes);
+        d.array().ok()?;
+        d.skip().ok()?;
+        d.bytes().ok()
+    }
+}
+
+#[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+mod tests {
+    use super::*;
+    use rand_chacha::ChaCha20Rng;
+    use rand_core::SeedableRng;
+
+    fn rng(seed: u8) -> ChaCha20Rng {
+        ChaCha20Rng::from_seed([seed; 32])
+    }
+
+    #[test]
+    fn create_then_verify_round_trips() {
+        let key = SigningSecretKey::generate(&mut rng(1));
+        let matter = Matter::create(&mut rng(2), &key, 1_700_000_000);
+        let parsed = verify_matter(matter.as_bytes());
+        let parsed = parsed.map(|m| (m.record().clone(), m.digest()));
+        assert_eq!(parsed, Ok((matter.record().clone(), matter.digest())));
+        assert_eq!(matter.creator(), &key.public_key());
+        assert_eq!(matter.record().created_at(), 1_700_000_000);
+    }
+
+    #[test]
+    fn encoding_is_the_documented_map() {
+        let key = SigningSecretKey::generate(&mut rng(1));
+        let record = Matter::new(MatterId::from_bytes([0xaa; 16]), key.public_key(), 500);
+        let body = crate::codec::encode(&record);
+        let mut want = vec![0xa4, 0x00, 0x01, 0x01, 0x50];
+        want.extend_from_slice(&[0xaa; 16]);
+        want.extend_from_slice(&[0x02, 0x58, 0x20]);
+        want.extend_from_slice(key.public_key().as_bytes());
+        want.extend_from_slice(&[0x03, 0x19, 0x01, 0xf4]);
+        assert_eq!(body, want);
+    }
+
+    #[test]
+    fn a_matter_signed_by_someone_else_is_rejected() {
+        let creator = SigningSecretKey::generate(&mut rng(1));
+        let other = SigningSecretKey::generate(&mut rng(3));
+        let record = Matter::new(MatterId::generate(&mut rng(2)), creator.public_key(), 1);
+        let signed = Signed::sign(record, &other);
+        assert_eq!(
+            verify_matter(signed.as_bytes()).map(|_| ()),
+            Err(MatterError::SignerMismatch)
+        );
+    }
+
+    /// Signs `body` as given, canonical or not, in the matter context.
+    fn sign_raw(key: &SigningSecretKey, body: &[u8]) -> Vec<u8> {
+        let sig = key.sign(SignatureContext::MATTER, body);
+        let mut out = Vec::new();
+        let mut e = Encoder::new(&mut out);
+        let _ = e
+            .array(3)
+            .and_then(|e| e.bytes(key.public_key().as_bytes()))
+            .and_then(|e| e.bytes(body))
+            .and_then(|e| e.bytes(&sig));
+        out
+    }
+
+    fn body_of(key: &SigningSecretKey) -> Vec<u8> {
+        crate::codec::encode(&Matter::new(
+            MatterId::from_bytes([1; 16]),
+            key.public_key(),
+            1,
+        ))
+    }
+
+    #[test]
+    fn signed_bodies_name_what_is_wrong() {
+        let key = SigningSecretKey::generate(&mut rng(1));
+        let good = body_of(&key);
+        assert!(verify_matter(&sign_raw(&key, &good)).is_ok());
+
+        // `a4 00 01 …`: key 0 (the version) is the first entry.
+        let mut v2 = good.clone();
+        v2[2] = 0x02;
+        assert_eq!(
+            verify_matter(&sign_raw(&key, &v2)).map(|_| ()),
+            Err(MatterError::UnknownVersion(2))
+        );
+
+        // A small-order creator key: the Ed25519 identity point.
+        let mut weak = good.clone();
+        let at = weak.len() - 2 - 32; // `… 03 01` ends the body
+        weak[at..at + 32].copy_from_slice(&{
+            let mut p = [0u8; 32];
+            p[0] = 1;
+            p
+        });
+        assert_eq!(
+            verify_matter(&sign_raw(&key, &weak)).map(|_| ()),
+            Err(MatterError::InvalidCreatorKey)
+        );
+
+        let mut trailing = good.clone();
+        trailing.push(0);
+        assert_eq!(
+            verify_matter(&sign_raw(&key, &trailing)).map(|_| ()),
+            Err(MatterError::Record(SignedRecordError::Body(
+                crate::codec::CodecError::NotCanonical
+            )))
+        );
+    }
+}
