@@ -59,7 +59,9 @@ impl SigningPublicKey {
     pub fn from_bytes(bytes: &[u8; 32]) -> Result<Self, KeyError> {
         let key = ed25519_dalek::VerifyingKey::from_bytes(bytes)
             .map_err(|_| KeyError::InvalidSigningKey)?;
-        if key.is_weak() || key.to_bytes() != *bytes {
+        // dalek keeps the caller's bytes, so canonicity is checked against
+        // the re-compressed point: y ≥ p encodings are rejected here.
+        if key.is_weak() || key.to_edwards().compress().to_bytes() != *bytes {
             return Err(KeyError::InvalidSigningKey);
         }
         Ok(Self(key))

@@ -34,7 +34,10 @@ pub fn check_vector_file(name: &str, generated: &serde_json::Value) {
         return;
     }
     let committed = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!("{}: {e}; run with LEXVAULT_WRITE_VECTORS=1 to create it", path.display())
+        panic!(
+            "{}: {e}; run with LEXVAULT_WRITE_VECTORS=1 to create it",
+            path.display()
+        )
     });
     assert!(
         committed == text,
@@ -47,8 +50,7 @@ pub fn check_vector_file(name: &str, generated: &serde_json::Value) {
 /// Reads a committed vector file as JSON.
 pub fn read_vector_file(name: &str) -> serde_json::Value {
     let path = vectors_dir().join(name);
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
