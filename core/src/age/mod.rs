@@ -58,6 +58,8 @@ use crate::secret::{FileKey, SecretString};
 
 pub mod armor;
 pub mod header;
+#[cfg(feature = "parallel")]
+pub mod parallel;
 pub mod scrypt;
 pub mod stanza;
 pub mod stream;
