@@ -14,6 +14,8 @@
 //! - [`x25519`], [`scrypt`]: the two recipient types we implement.
 //! - [`stream`]: the STREAM payload, chunk at a time or through `std::io`.
 //! - [`armor`]: the PEM-style ASCII armor.
+//! - `parallel` (feature `parallel`, native only): whole in-memory payloads
+//!   sealed and opened on all cores, byte-identical to [`stream`].
 //!
 //! This module puts them together: [`encrypt`] writes a whole file,
 //! [`Decryptor`] reads one (armored or not), and [`assemble`] joins a
