@@ -10,6 +10,36 @@
 //! The normative description of every format is in the repository's `spec/`
 //! directory; items here cite the section they implement.
 //!
+//! ## Example
+//!
+//! Encrypt a document to a person's age recipient and decrypt it again. The
+//! output is a standard age file.
+//!
+//! ```
+//! use std::io::{Read, Write};
+//! use lexvault_core::age::{self, Decryptor, Identity, Recipients};
+//! use lexvault_core::keys::Identity as Person;
+//! use lexvault_core::secret::FileKey;
+//! # use rand_core::SeedableRng;
+//! # let mut rng = rand_chacha::ChaCha20Rng::from_seed([0; 32]);
+//! // Clients pass the OS generator; the core never reads one itself.
+//!
+//! let client = Person::generate(&mut rng);
+//! let recipients = [client.public().encryption];
+//!
+//! let file_key = FileKey::generate(&mut rng);
+//! let mut writer = age::encrypt(&file_key, Recipients::X25519(&recipients), Vec::new(), &mut rng)?;
+//! writer.write_all(b"draft settlement agreement")?;
+//! let file = writer.finish()?;
+//!
+//! let mut plaintext = Vec::new();
+//! Decryptor::new(&file[..])?
+//!     .decrypt(&[Identity::from(client.encryption_key())])?
+//!     .read_to_end(&mut plaintext)?;
+//! assert_eq!(plaintext, b"draft settlement agreement");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! ## Modules
 //!
 //! - [`keys`]: Ed25519 and X25519 identity keys, fingerprints, and the
