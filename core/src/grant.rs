@@ -42,7 +42,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::hash::BuildHasher;
 
 use minicbor::{Decode, Decoder, Encode, Encoder};
-use rand_core::CryptoRng;
 
 use crate::domain::SignatureContext;
 use crate::keys::{EncryptionPublicKey, PublicIdentity, SigningPublicKey, hex_lower};
@@ -63,36 +62,10 @@ pub const MAX_CHAIN_DEPTH: usize = 16;
 // ---------------------------------------------------------------------------
 // Field types
 
-/// A grant's 16-byte random identifier. It makes every grant's bytes, and
-/// so its digest, unique even when the terms repeat.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct GrantId([u8; 16]);
-
-impl GrantId {
-    /// Generates a fresh identifier.
-    pub fn generate<R: CryptoRng + ?Sized>(rng: &mut R) -> Self {
-        let mut id = [0u8; 16];
-        rng.fill_bytes(&mut id);
-        Self(id)
-    }
-
-    /// Wraps identifier bytes.
-    #[must_use]
-    pub const fn from_bytes(bytes: [u8; 16]) -> Self {
-        Self(bytes)
-    }
-
-    /// The identifier bytes.
-    #[must_use]
-    pub const fn as_bytes(&self) -> &[u8; 16] {
-        &self.0
-    }
-}
-
-impl fmt::Debug for GrantId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "GrantId({})", hex_lower(&self.0))
-    }
+random_id! {
+    /// A grant's 16-byte random identifier. It makes every grant's bytes, and
+    /// so its digest, unique even when the terms repeat.
+    GrantId
 }
 
 /// A non-empty set of rights (spec: `spec/grants.md` §Rights).

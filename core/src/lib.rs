@@ -58,6 +58,44 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
+/// Defines a 16-byte random identifier newtype (matters, documents,
+/// grants): generated from the caller's generator, compared and hashed as
+/// bytes, shown in hex.
+macro_rules! random_id {
+    ($(#[$meta:meta])* $name:ident) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name([u8; 16]);
+
+        impl $name {
+            /// Generates a fresh identifier.
+            pub fn generate<R: rand_core::CryptoRng + ?Sized>(rng: &mut R) -> Self {
+                let mut id = [0u8; 16];
+                rng.fill_bytes(&mut id);
+                Self(id)
+            }
+
+            /// Wraps identifier bytes.
+            #[must_use]
+            pub const fn from_bytes(bytes: [u8; 16]) -> Self {
+                Self(bytes)
+            }
+
+            /// The identifier bytes.
+            #[must_use]
+            pub const fn as_bytes(&self) -> &[u8; 16] {
+                &self.0
+            }
+        }
+
+        impl core::fmt::Debug for $name {
+            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                write!(f, "{}({})", stringify!($name), crate::keys::hex_lower(&self.0))
+            }
+        }
+    };
+}
+
 pub mod age;
 pub mod backup;
 pub mod codec;

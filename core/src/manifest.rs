@@ -27,7 +27,6 @@
 use core::fmt;
 
 use minicbor::{Decode, Decoder, Encode, Encoder};
-use rand_core::CryptoRng;
 use sha2::{Digest as _, Sha256};
 
 use crate::domain::{self, SignatureContext};
@@ -40,35 +39,9 @@ use crate::signed::{Record, RecordDigest, Signed, SignedRecordError};
 /// The only manifest version this crate reads and writes.
 pub const MANIFEST_VERSION: u8 = 1;
 
-/// A document's 16-byte random identifier.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct DocumentId([u8; 16]);
-
-impl DocumentId {
-    /// Generates a fresh identifier.
-    pub fn generate<R: CryptoRng + ?Sized>(rng: &mut R) -> Self {
-        let mut id = [0u8; 16];
-        rng.fill_bytes(&mut id);
-        Self(id)
-    }
-
-    /// Wraps identifier bytes.
-    #[must_use]
-    pub const fn from_bytes(bytes: [u8; 16]) -> Self {
-        Self(bytes)
-    }
-
-    /// The identifier bytes.
-    #[must_use]
-    pub const fn as_bytes(&self) -> &[u8; 16] {
-        &self.0
-    }
-}
-
-impl fmt::Debug for DocumentId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "DocumentId({})", hex_lower(&self.0))
-    }
+random_id! {
+    /// A document's 16-byte random identifier.
+    DocumentId
 }
 
 /// A document version number: 1 for the first version, then 2, 3, …

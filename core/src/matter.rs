@@ -16,47 +16,19 @@
 //! }
 //! ```
 
-use core::fmt;
-
 use minicbor::{Decode, Decoder, Encode, Encoder};
 use rand_core::CryptoRng;
 
 use crate::domain::SignatureContext;
-use crate::keys::{SigningPublicKey, SigningSecretKey, hex_lower};
+use crate::keys::{SigningPublicKey, SigningSecretKey};
 use crate::signed::{Record, RecordDigest, Signed, SignedRecordError};
 
 /// The only matter record version this crate reads and writes.
 pub const MATTER_VERSION: u8 = 1;
 
-/// A matter's 16-byte random identifier.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct MatterId([u8; 16]);
-
-impl MatterId {
-    /// Generates a fresh identifier.
-    pub fn generate<R: CryptoRng + ?Sized>(rng: &mut R) -> Self {
-        let mut id = [0u8; 16];
-        rng.fill_bytes(&mut id);
-        Self(id)
-    }
-
-    /// Wraps identifier bytes.
-    #[must_use]
-    pub const fn from_bytes(bytes: [u8; 16]) -> Self {
-        Self(bytes)
-    }
-
-    /// The identifier bytes.
-    #[must_use]
-    pub const fn as_bytes(&self) -> &[u8; 16] {
-        &self.0
-    }
-}
-
-impl fmt::Debug for MatterId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "MatterId({})", hex_lower(&self.0))
-    }
+random_id! {
+    /// A matter's 16-byte random identifier.
+    MatterId
 }
 
 /// Why a matter record was rejected.
