@@ -41,13 +41,14 @@ use core::ops::BitOr;
 use std::collections::{BTreeMap, HashMap};
 use std::hash::BuildHasher;
 
-use minicbor::{Decode, Decoder, Encode, Encoder};
+use minicbor::{Decode, Encode};
 
 use crate::domain::SignatureContext;
 use crate::keys::{EncryptionPublicKey, PublicIdentity, SigningPublicKey, hex_lower};
 use crate::manifest::{DocumentId, VersionNumber};
-use crate::matter::{MatterId, VerifiedMatter, wire};
-use crate::signed::{Record, RecordDigest, Signed, SignedRecordError};
+use crate::matter::{MatterId, VerifiedMatter};
+use crate::signed::wire;
+use crate::signed::{RecordDigest, Signed, SignedRecordError};
 
 /// The only grant version this crate reads and writes.
 pub const GRANT_VERSION: u8 = 1;
@@ -513,25 +514,7 @@ impl wire::WireForm for Grant {
     }
 }
 
-impl Encode<()> for Grant {
-    fn encode<W: minicbor::encode::Write>(
-        &self,
-        e: &mut Encoder<W>,
-        ctx: &mut (),
-    ) -> Result<(), minicbor::encode::Error<W::Error>> {
-        wire::encode(self, e, ctx)
-    }
-}
-
-impl<'b> Decode<'b, ()> for Grant {
-    fn decode(d: &mut Decoder<'b>, ctx: &mut ()) -> Result<Self, minicbor::decode::Error> {
-        wire::decode(d, ctx)
-    }
-}
-
-impl Record for Grant {
-    const CONTEXT: SignatureContext = SignatureContext::GRANT;
-}
+signed_record!(Grant, SignatureContext::GRANT);
 
 /// Parses a signed grant, checking its signature and every field (spec:
 /// `spec/grants.md` §Grant). Whether the grantor had the authority to make
@@ -625,25 +608,7 @@ impl wire::WireForm for Revocation {
     }
 }
 
-impl Encode<()> for Revocation {
-    fn encode<W: minicbor::encode::Write>(
-        &self,
-        e: &mut Encoder<W>,
-        ctx: &mut (),
-    ) -> Result<(), minicbor::encode::Error<W::Error>> {
-        wire::encode(self, e, ctx)
-    }
-}
-
-impl<'b> Decode<'b, ()> for Revocation {
-    fn decode(d: &mut Decoder<'b>, ctx: &mut ()) -> Result<Self, minicbor::decode::Error> {
-        wire::decode(d, ctx)
-    }
-}
-
-impl Record for Revocation {
-    const CONTEXT: SignatureContext = SignatureContext::REVOCATION;
-}
+signed_record!(Revocation, SignatureContext::REVOCATION);
 
 /// Parses a signed revocation (spec: `spec/grants.md` §Revocation).
 /// Whether the revoker was allowed to revoke is [`verify_revocation`]'s

@@ -17,12 +17,11 @@
 //! }
 //! ```
 
-use minicbor::{Decode, Decoder, Encode, Encoder};
+use minicbor::{Decode, Encode};
 
 use crate::domain::SignatureContext;
 use crate::keys::{EncryptionPublicKey, Fingerprint, Identity, PublicIdentity, SigningPublicKey};
-use crate::matter::wire;
-use crate::signed::{Record, RecordDigest, Signed, SignedRecordError};
+use crate::signed::{RecordDigest, Signed, SignedRecordError, wire};
 
 /// The only key bundle version this crate reads and writes.
 pub const KEY_BUNDLE_VERSION: u8 = 1;
@@ -179,25 +178,7 @@ impl wire::WireForm for KeyBundle {
     }
 }
 
-impl Encode<()> for KeyBundle {
-    fn encode<W: minicbor::encode::Write>(
-        &self,
-        e: &mut Encoder<W>,
-        ctx: &mut (),
-    ) -> Result<(), minicbor::encode::Error<W::Error>> {
-        wire::encode(self, e, ctx)
-    }
-}
-
-impl<'b> Decode<'b, ()> for KeyBundle {
-    fn decode(d: &mut Decoder<'b>, ctx: &mut ()) -> Result<Self, minicbor::decode::Error> {
-        wire::decode(d, ctx)
-    }
-}
-
-impl Record for KeyBundle {
-    const CONTEXT: SignatureContext = SignatureContext::KEY_BUNDLE;
-}
+signed_record!(KeyBundle, SignatureContext::KEY_BUNDLE);
 
 /// A key bundle whose self-signature verified.
 #[derive(Debug, Clone)]

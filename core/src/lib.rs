@@ -96,6 +96,36 @@ macro_rules! random_id {
     };
 }
 
+/// Implements minicbor's `Encode` and `Decode` for a signed record type
+/// through its validated wire form (`signed::wire::WireForm`), and
+/// `signed::Record` with the record's signature context.
+macro_rules! signed_record {
+    ($name:ident, $context:expr) => {
+        impl minicbor::Encode<()> for $name {
+            fn encode<W: minicbor::encode::Write>(
+                &self,
+                e: &mut minicbor::Encoder<W>,
+                ctx: &mut (),
+            ) -> Result<(), minicbor::encode::Error<W::Error>> {
+                crate::signed::wire::encode(self, e, ctx)
+            }
+        }
+
+        impl<'b> minicbor::Decode<'b, ()> for $name {
+            fn decode(
+                d: &mut minicbor::Decoder<'b>,
+                ctx: &mut (),
+            ) -> Result<Self, minicbor::decode::Error> {
+                crate::signed::wire::decode(d, ctx)
+            }
+        }
+
+        impl crate::signed::Record for $name {
+            const CONTEXT: crate::domain::SignatureContext = $context;
+        }
+    };
+}
+
 pub mod age;
 pub mod backup;
 pub mod codec;

@@ -26,15 +26,16 @@
 
 use core::fmt;
 
-use minicbor::{Decode, Decoder, Encode, Encoder};
+use minicbor::{Decode, Encode};
 use sha2::{Digest as _, Sha256};
 
 use crate::domain::{self, SignatureContext};
 use crate::keys::hex_lower;
-use crate::matter::{MatterId, wire};
+use crate::matter::MatterId;
 use crate::metadata::{MetadataDigest, derive_from_file_key};
 use crate::secret::{FileKey, constant_time_eq};
-use crate::signed::{Record, RecordDigest, Signed, SignedRecordError};
+use crate::signed::wire;
+use crate::signed::{RecordDigest, Signed, SignedRecordError};
 
 /// The only manifest version this crate reads and writes.
 pub const MANIFEST_VERSION: u8 = 1;
@@ -386,25 +387,7 @@ impl wire::WireForm for Manifest {
     }
 }
 
-impl Encode<()> for Manifest {
-    fn encode<W: minicbor::encode::Write>(
-        &self,
-        e: &mut Encoder<W>,
-        ctx: &mut (),
-    ) -> Result<(), minicbor::encode::Error<W::Error>> {
-        wire::encode(self, e, ctx)
-    }
-}
-
-impl<'b> Decode<'b, ()> for Manifest {
-    fn decode(d: &mut Decoder<'b>, ctx: &mut ()) -> Result<Self, minicbor::decode::Error> {
-        wire::decode(d, ctx)
-    }
-}
-
-impl Record for Manifest {
-    const CONTEXT: SignatureContext = SignatureContext::VERSION_MANIFEST;
-}
+signed_record!(Manifest, SignatureContext::VERSION_MANIFEST);
 
 /// Parses a signed manifest (spec: `spec/documents.md` §Version manifest).
 ///

@@ -37,8 +37,9 @@ use crate::codec::{self, CodecError};
 use crate::domain;
 use crate::keys::hex_lower;
 use crate::manifest::{DocumentId, VersionNumber};
-use crate::matter::{MatterId, wire};
+use crate::matter::MatterId;
 use crate::secret::{FileKey, SecretBytes};
+use crate::signed::wire;
 
 /// The only metadata version this crate reads and writes.
 pub const METADATA_VERSION: u8 = 1;

@@ -143,6 +143,131 @@ impl<R: Record> Signed<R> {
     }
 }
 
+/// Wire forms shared by lexvault's records (spec: `spec/README.md` §CBOR).
+///
+/// Each record type is decoded in two steps: its *wire form* is a plain
+/// derived struct whose fields are raw integers, byte arrays and strings,
+/// decoded with [`crate::codec::decode_canonical`]; the record type is then
+/// built from it by a single validating conversion. The record's own
+/// `Decode` runs both steps, so a [`Signed<R>`] always holds a valid `R`.
+/// When decoding fails, [`parse_signed`] repeats the steps leniently to
+/// report *which* rule was broken (unknown version, unknown rights bits, an
+/// invalid key) instead of a bare "malformed".
+///
+/// This belongs next to [`crate::signed`]; it lives here until that module
+/// grows a hook for it.
+pub(crate) mod wire {
+    use minicbor::{Decode, Decoder, Encode, Encoder};
+
+    use crate::codec::{self, CodecError};
+    use crate::signed::{Record, Signed, SignedRecordError};
+
+    /// A record type built from a lenient wire form by one validation step.
+    pub(crate) trait WireForm: Sized {
+        /// The record version this crate reads and writes (map key 0).
+        const VERSION: u8;
+        /// The plain derived struct the record is carried as.
+        type Wire: Encode<()> + for<'b> Decode<'b, ()>;
+        /// What validation reports.
+        type Error;
+
+        /// Validates a decoded wire form. The first check is the version.
+        fn from_wire(wire: Self::Wire) -> Result<Self, Self::Error>;
+        /// The wire form of a valid record; `from_wire(to_wire(r)) == r`.
+        fn to_wire(&self) -> Self::Wire;
+        /// The error for a record of another version.
+        fn unknown_version(version: u64) -> Self::Error;
+    }
+
+    pub(crate) fn encode<T: WireForm, W: minicbor::encode::Write>(
+        value: &T,
+        e: &mut Encoder<W>,
+        ctx: &mut (),
+    ) -> Result<(), minicbor::encode::Error<W::Error>> {
+        value.to_wire().encode(e, ctx)
+    }
+
+    pub(crate) fn decode<T: WireForm>(
+        d: &mut Decoder<'_>,
+        ctx: &mut (),
+    ) -> Result<T, minicbor::decode::Error> {
+        let wire = T::Wire::decode(d, ctx)?;
+        T::from_wire(wire).map_err(|_| minicbor::decode::Error::message("invalid record field"))
+    }
+
+    /// Decodes a canonical record body, naming the broken rule on failure.
+    pub(crate) fn decode_body<T>(body: &[u8]) -> Result<T, T::Error>
+    where
+        T: WireForm + Encode<()> + for<'b> Decode<'b, ()>,
+        T::Error: From<CodecError>,
+    {
+        codec::decode_canonical::<T>(body).map_err(|e| diagnose::<T>(body).unwrap_or(e.into()))
+    }
+
+    /// Parses a signed record, naming the broken rule when the signature
+    /// verified but the body is not a valid record.
+    pub(crate) fn parse_signed<T>(bytes: &[u8]) -> Result<Signed<T>, T::Error>
+    where
+        T: WireForm + Record,
+        T::Error: From<SignedRecordError>,
+    {
+        match Signed::<T>::from_bytes(bytes) {
+            Ok(signed) => Ok(signed),
+            Err(SignedRecordError::Body(e)) => {
+                // `from_bytes` got this far only after the envelope parsed
+                // canonically and the signature verified over its body.
+                let why = signed_body(bytes).and_then(diagnose::<T>);
+                Err(why.unwrap_or_else(|| SignedRecordError::Body(e).into()))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Why `body` is not a valid `T`, if the reason is a field's value.
+    fn diagnose<T: WireForm>(body: &[u8]) -> Option<T::Error> {
+        // The version comes first: a later version may change every other
+        // field, so nothing else about the body is worth reporting.
+        if let Some(version) = leading_version(body)
+            && version != u64::from(T::VERSION)
+        {
+            return Some(T::unknown_version(version));
+        }
+        let wire = codec::decode_canonical::<T::Wire>(body).ok()?;
+        T::from_wire(wire).err()
+    }
+
+    /// Whether `c` may appear in text people read as a name (display
+    /// names, file names): no control characters, and none of the
+    /// bidirectional formatting characters that make `invoice\u{202e}fdp.exe`
+    /// display as `invoiceexe.pdf`.
+    pub(crate) fn is_safe_name_char(c: char) -> bool {
+        !c.is_control()
+            && !matches!(
+                c,
+                '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'
+            )
+    }
+
+    /// The value of key 0 when it is the first entry of a CBOR map (in
+    /// every lexvault record, the version).
+    fn leading_version(body: &[u8]) -> Option<u64> {
+        let mut d = Decoder::new(body);
+        d.map().ok()?;
+        if d.u64().ok()? != 0 {
+            return None;
+        }
+        d.u64().ok()
+    }
+
+    /// The body of a `[signer, body, sig]` envelope that already parsed.
+    fn signed_body(bytes: &[u8]) -> Option<&[u8]> {
+        let mut d = Decoder::new(bytes);
+        d.array().ok()?;
+        d.skip().ok()?;
+        d.bytes().ok()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
