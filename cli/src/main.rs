@@ -250,6 +250,16 @@ fn open_input(path: Option<&Path>) -> Result<Box<dyn Read>, Failure> {
     }
 }
 
+/// Creates a new file readable only by its owner: outputs are identity
+/// files and decrypted privileged documents.
+fn create_private(path: &Path) -> io::Result<File> {
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)
+}
+
 /// Runs `write` against stdout or against a temporary file beside `path`
 /// that is renamed into place only when `write` succeeds.
 fn with_output(
@@ -269,7 +279,7 @@ fn with_output(
         .unwrap_or_default();
     temp_name.push(".lexvault-partial");
     let temp = path.with_file_name(temp_name);
-    let result = File::create(&temp).and_then(|mut file| {
+    let result = create_private(&temp).and_then(|mut file| {
         write(&mut file)?;
         file.sync_all()?;
         fs::rename(&temp, path)

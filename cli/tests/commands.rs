@@ -40,6 +40,16 @@ fn encrypt_then_decrypt_round_trips_binary_and_armored() {
     assert!(lexvault(&["keygen", "-o", p(&key)]).status.success());
     let recipient = recipient_of(&key);
     assert!(recipient.starts_with("age1"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key).unwrap().permissions().mode();
+        assert_eq!(
+            mode & 0o077,
+            0,
+            "identity file must not be readable by others"
+        );
+    }
 
     // Crosses a 64 KiB chunk boundary.
     let plain: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
