@@ -1,9 +1,11 @@
 //! # lexvault-server
 //!
-//! The zero-knowledge relay server: it will store and relay only ciphertext,
-//! wrapped keys and signed records (axum over rusqlite, with storage behind
-//! narrow traits), verify every grant chain before storing it, and keep the
-//! append-only access log. Nothing is implemented yet; see the project's
-//! issues for the server milestone.
+//! The zero-knowledge relay server: it stores and relays only ciphertext,
+//! wrapped keys and signed records, verifies every grant chain before
+//! storing it, and records every event in an append-only table.
 
 #![forbid(unsafe_code)]
+
+pub mod config;
+pub mod serve;
+pub mod telemetry;
