@@ -43,6 +43,10 @@ impl SignatureContext {
     pub const GRANT: Self = Self(b"lexvault/v1/grant");
     /// A revocation of a grant.
     pub const REVOCATION: Self = Self(b"lexvault/v1/revocation");
+    /// An API request, signed by its caller.
+    pub const REQUEST: Self = Self(b"lexvault/v1/request");
+    /// The firm administrator's certificate of a member and their role.
+    pub const MEMBER_CERTIFICATE: Self = Self(b"lexvault/v1/member-certificate");
 
     /// The context's bytes.
     #[must_use]
@@ -90,6 +94,11 @@ mod tests {
             (
                 SignatureContext::REVOCATION.as_bytes(),
                 "lexvault/v1/revocation",
+            ),
+            (SignatureContext::REQUEST.as_bytes(), "lexvault/v1/request"),
+            (
+                SignatureContext::MEMBER_CERTIFICATE.as_bytes(),
+                "lexvault/v1/member-certificate",
             ),
         ];
         for (label, text) in pinned {

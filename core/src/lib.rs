@@ -51,6 +51,8 @@
 //! - [`matter`], [`grant`]: matters, grants, revocations and authority chains.
 //! - [`backup`]: secret keys sealed under a password.
 //! - [`link`]: share-link secrets and the keys derived from them.
+//! - [`membership`]: the firm administrator's certificates of members.
+//! - [`request`]: signed API requests.
 //! - [`codec`], [`signed`], [`domain`]: deterministic CBOR, the signed-record
 //!   envelope, and every domain-separation label.
 //! - [`secret`]: secret-holding types and the constant-time comparison.
@@ -136,6 +138,8 @@ pub mod keys;
 pub mod link;
 pub mod manifest;
 pub mod matter;
+pub mod membership;
 pub mod metadata;
+pub mod request;
 pub mod secret;
 pub mod signed;
