@@ -51,7 +51,16 @@ pub fn decode_canonical<'b, T>(bytes: &'b [u8]) -> Result<T, CodecError>
 where
     T: Decode<'b, ()> + Encode<()>,
 {
-    if bytes.len() > MAX_RECORD_LEN {
+    decode_canonical_bounded(bytes, MAX_RECORD_LEN)
+}
+
+/// [`decode_canonical`] with another size bound, for messages that carry
+/// many records.
+pub fn decode_canonical_bounded<'b, T>(bytes: &'b [u8], max_len: usize) -> Result<T, CodecError>
+where
+    T: Decode<'b, ()> + Encode<()>,
+{
+    if bytes.len() > max_len {
         return Err(CodecError::TooLarge);
     }
     let value: T = minicbor::decode(bytes).map_err(|_| CodecError::Malformed)?;

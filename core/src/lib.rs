@@ -51,8 +51,11 @@
 //! - [`matter`], [`grant`]: matters, grants, revocations and authority chains.
 //! - [`backup`]: secret keys sealed under a password.
 //! - [`link`]: share-link secrets and the keys derived from them.
+//! - [`login`]: OPAQUE password login (RFC 9807) for signing in on a new
+//!   device.
 //! - [`membership`]: the firm administrator's certificates of members.
-//! - [`request`]: signed API requests.
+//! - [`request`]: signed API requests; [`api`]: the server API's message
+//!   bodies.
 //! - [`codec`], [`signed`], [`domain`]: deterministic CBOR, the signed-record
 //!   envelope, and every domain-separation label.
 //! - [`secret`]: secret-holding types and the constant-time comparison.
@@ -129,6 +132,7 @@ macro_rules! signed_record {
 }
 
 pub mod age;
+pub mod api;
 pub mod backup;
 pub mod codec;
 pub mod domain;
@@ -136,6 +140,7 @@ pub mod grant;
 pub mod key_bundle;
 pub mod keys;
 pub mod link;
+pub mod login;
 pub mod manifest;
 pub mod matter;
 pub mod membership;
