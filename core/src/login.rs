@@ -170,12 +170,17 @@ fn password_bytes(password: &SecretString) -> Result<&[u8], LoginError> {
     Ok(bytes)
 }
 
-/// Copies opaque-ke's serialised secret into a [`SecretBytes`] and wipes the
-/// temporary.
-fn secret_from<const N: usize>(bytes: &mut [u8]) -> Result<SecretBytes<N>, LoginError> {
-    let secret = SecretBytes::try_from_slice(bytes);
+/// Moves opaque-ke's serialised secret into a [`SecretBytes`] and wipes the
+/// temporary. opaque-ke's lengths are fixed by its types and pinned by the
+/// tests, so the lengths always match.
+fn secret_from<const N: usize>(bytes: &mut [u8]) -> SecretBytes<N> {
+    debug_assert_eq!(bytes.len(), N);
+    let mut array = [0u8; N];
+    for (to, from) in array.iter_mut().zip(bytes.iter()) {
+        *to = *from;
+    }
     bytes.zeroize();
-    secret.ok_or(LoginError::Malformed)
+    SecretBytes::from_array(&mut array)
 }
 
 fn check_len(bytes: &[u8], len: usize) -> Result<(), LoginError> {
@@ -278,12 +283,8 @@ impl ServerSetup {
     }
 
     /// The secret's byte form, exactly [`SERVER_SETUP_LEN`] bytes.
-    ///
-    /// # Errors
-    ///
-    /// Never in practice: opaque-ke's encoding has a fixed length. The
-    /// `Result` keeps the no-panic rule without an `expect`.
-    pub fn to_bytes(&self) -> Result<SecretBytes<SERVER_SETUP_LEN>, LoginError> {
+    #[must_use]
+    pub fn to_bytes(&self) -> SecretBytes<SERVER_SETUP_LEN> {
         let mut bytes = self.0.serialize();
         secret_from(&mut bytes)
     }
@@ -479,7 +480,7 @@ impl ClientLogin {
             )
             .map_err(|_| LoginError::AuthenticationFailed)?;
         let mut session_key = finished.session_key;
-        let key = SessionKey(secret_from(&mut session_key)?);
+        let key = SessionKey(secret_from(&mut session_key));
         Ok((CredentialFinalization(finished.message), key))
     }
 }
@@ -547,16 +548,13 @@ impl ServerLogin {
             .finish(finalization.0.clone())
             .map_err(|_| LoginError::AuthenticationFailed)?;
         let mut session_key = finished.session_key;
-        Ok(SessionKey(secret_from(&mut session_key)?))
+        Ok(SessionKey(secret_from(&mut session_key)))
     }
 
     /// The pending state's byte form, exactly [`SERVER_LOGIN_STATE_LEN`]
     /// bytes.
-    ///
-    /// # Errors
-    ///
-    /// Never in practice: opaque-ke's encoding has a fixed length.
-    pub fn to_bytes(&self) -> Result<SecretBytes<SERVER_LOGIN_STATE_LEN>, LoginError> {
+    #[must_use]
+    pub fn to_bytes(&self) -> SecretBytes<SERVER_LOGIN_STATE_LEN> {
         let mut bytes = self.0.serialize();
         secret_from(&mut bytes)
     }

@@ -250,7 +250,7 @@ fn tampered_login_messages_are_rejected() {
                         CredentialFinalization::from_bytes(&flipped(&finalization.to_bytes(), at))?;
                 }
                 if which == 3 {
-                    let state = server.to_bytes()?;
+                    let state = server.to_bytes();
                     server = ServerLogin::from_bytes(&flipped(state.expose_secret(), at))?;
                 }
                 let server_key = server.finish(&finalization)?;
@@ -274,11 +274,11 @@ fn tampered_login_messages_are_rejected() {
 fn every_byte_form_round_trips_with_its_documented_length() {
     let mut rng = seeded_rng(8);
     let setup = ServerSetup::generate(&mut rng);
-    let setup_bytes = setup.to_bytes().unwrap();
+    let setup_bytes = setup.to_bytes();
     assert_eq!(setup_bytes.expose_secret().len(), SERVER_SETUP_LEN);
     let setup = ServerSetup::from_bytes(setup_bytes.expose_secret()).unwrap();
     assert_eq!(
-        setup.to_bytes().unwrap().expose_secret(),
+        setup.to_bytes().expose_secret(),
         setup_bytes.expose_secret()
     );
 
@@ -318,13 +318,10 @@ fn every_byte_form_round_trips_with_its_documented_length() {
 
     let (server, response) =
         ServerLogin::start(&setup, Some(&file), &request, &ALICE, &mut rng).unwrap();
-    let state = server.to_bytes().unwrap();
+    let state = server.to_bytes();
     assert_eq!(state.expose_secret().len(), SERVER_LOGIN_STATE_LEN);
     let server = ServerLogin::from_bytes(state.expose_secret()).unwrap();
-    assert_eq!(
-        server.to_bytes().unwrap().expose_secret(),
-        state.expose_secret()
-    );
+    assert_eq!(server.to_bytes().expose_secret(), state.expose_secret());
     let bytes = response.to_bytes();
     assert_eq!(bytes.len(), CREDENTIAL_RESPONSE_LEN);
     let response = CredentialResponse::from_bytes(&bytes).unwrap();
@@ -387,7 +384,7 @@ fn truncated_or_extended_bytes_are_malformed() {
         ServerLogin::start(&setup, Some(&file), &login_request, &ALICE, &mut rng).unwrap();
     let (finalization, _) = client.finish(&pw, &login_response).unwrap();
     let valid: [Vec<u8>; 9] = [
-        setup.to_bytes().unwrap().expose_secret().to_vec(),
+        setup.to_bytes().expose_secret().to_vec(),
         request.to_bytes(),
         response.to_bytes(),
         upload.to_bytes(),
@@ -395,7 +392,7 @@ fn truncated_or_extended_bytes_are_malformed() {
         login_request.to_bytes(),
         login_response.to_bytes(),
         finalization.to_bytes(),
-        server.to_bytes().unwrap().expose_secret().to_vec(),
+        server.to_bytes().expose_secret().to_vec(),
     ];
 
     for ((name, len, parse), bytes) in parsers.iter().zip(&valid) {
