@@ -116,16 +116,35 @@ pub enum LoginError {
 /// Ristretto255 with SHA-512, and the key stretching function [`Ksf`].
 struct Suite;
 
-/// The key stretching function applied to the OPRF output.
-///
-/// NOT YET ARGON2ID. The specified KSF is Argon2id (v1.3, m = 19456 KiB,
-/// t = 2, p = 1, zero salt: `spec/login.md` §Key stretching). opaque-ke 3
-/// implements its `Ksf` trait only for argon2 0.5's `Argon2`, and a custom
-/// `Ksf` must name `generic_array` types; neither crate is a direct
-/// dependency of lexvault-core (it uses argon2 0.6), so until one is added
-/// this is opaque-ke's identity function. Changing it changes every password
-/// file: records registered before the change stop verifying.
-type Ksf = opaque_ke::ksf::Identity;
+/// The key stretching function applied to the OPRF output: Argon2id v1.3,
+/// m = 19456 KiB, t = 2, p = 1, a zero salt (the OPRF output is already
+/// unique per account and server), output as long as the input
+/// (spec: `spec/login.md` §Key stretching).
+#[derive(Default)]
+struct Ksf;
+
+/// Argon2id memory cost of [`Ksf`], in KiB.
+const KSF_M_COST_KIB: u32 = 19 * 1024;
+/// Argon2id passes of [`Ksf`].
+const KSF_T_COST: u32 = 2;
+
+// opaque-ke 3 names its array types through generic-array 0.14, which
+// marks itself deprecated in favour of 1.x; opaque-ke 3 has not moved.
+#[allow(deprecated)]
+impl opaque_ke::ksf::Ksf for Ksf {
+    fn hash<L: generic_array::ArrayLength<u8>>(
+        &self,
+        input: generic_array::GenericArray<u8, L>,
+    ) -> Result<generic_array::GenericArray<u8, L>, opaque_ke::errors::InternalError> {
+        let params = argon2::Params::new(KSF_M_COST_KIB, KSF_T_COST, 1, Some(L::USIZE))
+            .map_err(|_| opaque_ke::errors::InternalError::KsfError)?;
+        let mut out = generic_array::GenericArray::<u8, L>::default();
+        argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params)
+            .hash_password_into(&input, &[0u8; 16], &mut out)
+            .map_err(|_| opaque_ke::errors::InternalError::KsfError)?;
+        Ok(out)
+    }
+}
 
 impl opaque_ke::CipherSuite for Suite {
     type OprfCs = opaque_ke::Ristretto255;
