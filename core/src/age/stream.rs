@@ -261,6 +261,24 @@ impl PayloadEncryptor {
         }
     }
 
+    /// Starts a payload with a given nonce.
+    ///
+    /// Encryption is deterministic in (file key, nonce, plaintext). This
+    /// exists so a client can encrypt a file twice, once to learn the
+    /// payload's digest for the manifest and once to send it, without
+    /// storing the ciphertext; only one of the two outputs may ever leave
+    /// the client, or the same key and nonce would cover two plaintexts if
+    /// the file changed in between.
+    #[must_use]
+    pub fn with_nonce(file_key: &FileKey, nonce: [u8; PAYLOAD_NONCE_LEN]) -> Self {
+        Self {
+            key: PayloadKey::derive(file_key, &nonce),
+            nonce,
+            counter: 0,
+            finished: false,
+        }
+    }
+
     /// The payload nonce: the first 16 bytes of the payload.
     #[must_use]
     pub fn nonce(&self) -> &[u8; PAYLOAD_NONCE_LEN] {
@@ -361,6 +379,130 @@ impl PayloadDecryptor {
     fn fail(&mut self, e: PayloadError) -> PayloadError {
         self.failed = Some(e);
         e
+    }
+}
+
+/// Encrypts a plaintext read through [`Read`] into a payload read from
+/// this reader (nonce, then chunks), holding one chunk in memory: the
+/// pull-side twin of [`StreamWriter`], for streaming an upload body.
+pub struct EncryptingReader<R: Read> {
+    inner: R,
+    encryptor: PayloadEncryptor,
+    buf: Vec<u8>,
+    /// The unread part of `buf` is `buf[pos..end]`.
+    pos: usize,
+    end: usize,
+    /// A byte read ahead to learn whether the buffered chunk is the last.
+    carry: Option<u8>,
+    nonce_sent: bool,
+}
+
+impl<R: Read> EncryptingReader<R> {
+    /// Encrypts `inner` with `encryptor`, which must not have encrypted
+    /// anything yet.
+    pub fn new(encryptor: PayloadEncryptor, inner: R) -> Self {
+        Self {
+            inner,
+            encryptor,
+            buf: vec![0u8; ENCRYPTED_CHUNK_SIZE],
+            pos: 0,
+            end: 0,
+            carry: None,
+            nonce_sent: false,
+        }
+    }
+
+    /// Reads and encrypts the next chunk into `buf`.
+    fn next_chunk(&mut self) -> io::Result<()> {
+        let mut filled = 0;
+        if let Some(b) = self.carry.take()
+            && let Some(first) = self.buf.first_mut()
+        {
+            *first = b;
+            filled = 1;
+        }
+        while filled < CHUNK_SIZE {
+            let room = self
+                .buf
+                .get_mut(filled..CHUNK_SIZE)
+                .ok_or(PayloadError::InvalidChunkLength)?;
+            match self.inner.read(room) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let mut last = filled < CHUNK_SIZE;
+        if !last {
+            let mut one = [0u8; 1];
+            loop {
+                match self.inner.read(&mut one) {
+                    Ok(0) => {
+                        last = true;
+                        break;
+                    }
+                    Ok(_) => {
+                        self.carry = Some(one[0]);
+                        break;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        let end = filled + TAG_LEN;
+        let chunk = self
+            .buf
+            .get_mut(..end)
+            .ok_or(PayloadError::InvalidChunkLength)?;
+        self.encryptor.encrypt_chunk(chunk, last)?;
+        self.pos = 0;
+        self.end = end;
+        Ok(())
+    }
+}
+
+impl<R: Read> Read for EncryptingReader<R> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if !self.nonce_sent {
+            let nonce = self.encryptor.nonce();
+            let n = out.len().min(PAYLOAD_NONCE_LEN);
+            if n < PAYLOAD_NONCE_LEN {
+                // Keep it simple: the nonce goes out whole.
+                if out.is_empty() {
+                    return Ok(0);
+                }
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "read buffer shorter than the payload nonce",
+                ));
+            }
+            if let Some(dst) = out.get_mut(..n) {
+                dst.copy_from_slice(nonce);
+            }
+            self.nonce_sent = true;
+            return Ok(n);
+        }
+        if self.pos == self.end {
+            if self.encryptor.is_finished() {
+                return Ok(0);
+            }
+            self.next_chunk()?;
+        }
+        let available = self.buf.get(self.pos..self.end).unwrap_or_default();
+        let n = available.len().min(out.len());
+        if let (Some(dst), Some(src)) = (out.get_mut(..n), available.get(..n)) {
+            dst.copy_from_slice(src);
+        }
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+impl<R: Read> core::fmt::Debug for EncryptingReader<R> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("EncryptingReader").finish_non_exhaustive()
     }
 }
 
@@ -676,6 +818,44 @@ mod tests {
         let whole = encrypt(&plaintext, usize::MAX);
         for size in [1, 7, CHUNK_SIZE, CHUNK_SIZE + 1] {
             assert!(encrypt(&plaintext, size) == whole, "write size {size}");
+        }
+    }
+
+    #[test]
+    fn encrypting_reader_matches_stream_writer_at_every_boundary() {
+        let nonce: [u8; 16] = {
+            let mut rng = ChaCha20Rng::from_seed([3; 32]);
+            *PayloadEncryptor::new(&key(), &mut rng).nonce()
+        };
+        for len in [
+            0,
+            1,
+            CHUNK_SIZE - 1,
+            CHUNK_SIZE,
+            CHUNK_SIZE + 1,
+            2 * CHUNK_SIZE,
+            3 * CHUNK_SIZE + 7,
+        ] {
+            let plaintext = data(len);
+            for read_size in [16, 1000, ENCRYPTED_CHUNK_SIZE + 5] {
+                let mut reader = EncryptingReader::new(
+                    PayloadEncryptor::with_nonce(&key(), nonce),
+                    &plaintext[..],
+                );
+                let mut out = Vec::new();
+                let mut buf = vec![0u8; read_size];
+                loop {
+                    let n = reader.read(&mut buf).unwrap();
+                    if n == 0 {
+                        break;
+                    }
+                    out.extend_from_slice(&buf[..n]);
+                }
+                assert!(
+                    out == encrypt(&plaintext, 999),
+                    "len {len}, reads of {read_size}"
+                );
+            }
         }
     }
 

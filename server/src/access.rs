@@ -1,0 +1,149 @@
+//! Who may see and do what in a matter, decided from verified records.
+//!
+//! The server loads a matter's signed record, grants and revocations, and
+//! answers with the core's own chain verification
+//! ([`lexvault_core::grant::verify_grant_chain`]) at the current time, so
+//! the server and every client apply one rule. Stored records were
+//! verified when they arrived; they are parsed (and their signatures
+//! checked) again here, so a row edited in the database grants nothing.
+
+use lexvault_core::grant::{
+    Grant, Revocation, Rights, VerifiedGrant, parse_grant, parse_revocation, verify_grant_chain,
+};
+use lexvault_core::keys::SigningPublicKey;
+use lexvault_core::manifest::DocumentId;
+use lexvault_core::matter::{MatterId, VerifiedMatter, verify_matter};
+use lexvault_core::signed::Signed;
+
+use crate::app::AppState;
+use crate::error::ApiError;
+
+/// A matter's records, verified.
+#[derive(Debug, Clone)]
+pub struct MatterAccess {
+    /// The matter record.
+    pub matter: VerifiedMatter,
+    /// Every stored grant, in order.
+    pub grants: Vec<Signed<Grant>>,
+    /// Every stored revocation, in order.
+    pub revocations: Vec<Signed<Revocation>>,
+}
+
+impl MatterAccess {
+    /// Loads a matter; `None` if it does not exist.
+    pub async fn load(state: &AppState, id: MatterId) -> Result<Option<Self>, ApiError> {
+        let raw = state
+            .store(move |s| {
+                let Some(matter) = s.matter(id.as_bytes())? else {
+                    return Ok(None);
+                };
+                let grants = s.grants(id.as_bytes())?;
+                let revocations = s.revocations(id.as_bytes())?;
+                Ok(Some((matter, grants, revocations)))
+            })
+            .await?;
+        let Some((matter, grants, revocations)) = raw else {
+            return Ok(None);
+        };
+        let matter = verify_matter(&matter).map_err(|e| ApiError::internal(&e))?;
+        let grants = grants
+            .iter()
+            .map(|g| parse_grant(&g.record))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| ApiError::internal(&e))?;
+        let revocations = revocations
+            .iter()
+            .map(|r| parse_revocation(r))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| ApiError::internal(&e))?;
+        Ok(Some(Self {
+            matter,
+            grants,
+            revocations,
+        }))
+    }
+
+    /// Loads a matter the caller may see: its creator, or someone holding a
+    /// grant in force in it. Anything else is the uniform not-found.
+    pub async fn load_visible(
+        state: &AppState,
+        id: MatterId,
+        caller: &SigningPublicKey,
+    ) -> Result<Self, ApiError> {
+        let access = Self::load(state, id)
+            .await?
+            .ok_or_else(ApiError::not_found)?;
+        let now = state.now();
+        if access.is_creator(caller) || !access.grants_of(caller, now).is_empty() {
+            Ok(access)
+        } else {
+            Err(ApiError::not_found())
+        }
+    }
+
+    /// Whether `key` created the matter.
+    #[must_use]
+    pub fn is_creator(&self, key: &SigningPublicKey) -> bool {
+        self.matter.creator() == key
+    }
+
+    /// The grants to `key` whose chains verify at `now`.
+    #[must_use]
+    pub fn grants_of(&self, key: &SigningPublicKey, now: u64) -> Vec<VerifiedGrant> {
+        self.grants
+            .iter()
+            .filter(|g| &g.record().grantee().signing == key)
+            .filter_map(|g| {
+                verify_grant_chain(
+                    &self.matter,
+                    g,
+                    self.grants.as_slice(),
+                    &self.revocations,
+                    now,
+                )
+                .ok()
+            })
+            .collect()
+    }
+
+    /// Whether `key` holds every right in `rights` over `document` (or, for
+    /// `None`, over the whole matter) at `now`.
+    #[must_use]
+    pub fn allows(
+        &self,
+        key: &SigningPublicKey,
+        rights: Rights,
+        document: Option<&DocumentId>,
+        now: u64,
+    ) -> bool {
+        if self.is_creator(key) {
+            return true;
+        }
+        self.grants_of(key, now).iter().any(|g| {
+            g.rights().contains(rights)
+                && match document {
+                    Some(d) => g.scope().includes(d),
+                    None => g.scope() == &lexvault_core::grant::Scope::Matter,
+                }
+        })
+    }
+
+    /// The signed bytes of `key`'s grants in force and of every grant up
+    /// their chains, each once: what a client needs to verify its access.
+    #[must_use]
+    pub fn chains_of(&self, key: &SigningPublicKey, now: u64) -> Vec<Vec<u8>> {
+        let mut digests = Vec::new();
+        for g in self.grants_of(key, now) {
+            for d in g.chain() {
+                if !digests.contains(d) {
+                    digests.push(*d);
+                }
+            }
+        }
+        self.grants
+            .iter()
+            .filter(|g| digests.contains(&g.digest()))
+            .map(|g| g.as_bytes().to_vec())
+            .collect()
+    }
+}

@@ -1,0 +1,176 @@
+//! The application: shared state and the API's routes.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+
+use crate::error::ApiError;
+use crate::routes;
+use crate::store::blobs::DirectoryBlobs;
+use crate::store::sqlite::SqliteStore;
+use crate::store::{BlobStore, MetadataStore, StoreResult};
+
+/// Limits the handlers enforce.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Largest accepted document payload, in bytes.
+    pub max_upload_bytes: u64,
+    /// Allowed distance between a signed request's timestamp and the
+    /// server's clock, in seconds.
+    pub request_window_secs: u64,
+    /// Failed password logins allowed per account per hour.
+    pub login_attempts_per_hour: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_upload_bytes: 5 * 1024 * 1024 * 1024,
+            request_window_secs: 300,
+            login_attempts_per_hour: 10,
+        }
+    }
+}
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    store: Arc<dyn MetadataStore>,
+    /// Ciphertext payloads.
+    pub blobs: Arc<dyn BlobStore>,
+    /// Limits to enforce.
+    pub limits: Limits,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    /// State over the given stores.
+    pub fn new(store: Arc<dyn MetadataStore>, blobs: Arc<dyn BlobStore>, limits: Limits) -> Self {
+        Self {
+            store,
+            blobs,
+            limits,
+        }
+    }
+
+    /// Opens the default stores under `data_dir` (SQLite and a blob
+    /// directory), creating them if needed, and removes blobs a crash left
+    /// unreferenced.
+    pub fn open(data_dir: &Path, limits: Limits) -> Result<Self, OpenError> {
+        std::fs::create_dir_all(data_dir).map_err(|e| OpenError::DataDir(e.to_string()))?;
+        let store = SqliteStore::open(&data_dir.join("lexvault.sqlite3"))
+            .map_err(|e| OpenError::Database(e.to_string()))?;
+        let blobs =
+            DirectoryBlobs::open(data_dir).map_err(|e| OpenError::DataDir(e.to_string()))?;
+        let keep = crate::store::DocumentStore::referenced_blobs(&store)
+            .map_err(|e| OpenError::Database(e.to_string()))?;
+        let removed = blobs
+            .remove_orphans(&keep)
+            .map_err(|e| OpenError::DataDir(e.to_string()))?;
+        if removed > 0 {
+            tracing::info!(
+                removed,
+                "removed blobs left unreferenced by an interrupted upload"
+            );
+        }
+        Ok(Self::new(Arc::new(store), Arc::new(blobs), limits))
+    }
+
+    /// Runs a storage operation on the blocking pool, off the async
+    /// runtime.
+    pub async fn store<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&dyn MetadataStore) -> StoreResult<T> + Send + 'static,
+    {
+        let store = Arc::clone(&self.store);
+        tokio::task::spawn_blocking(move || f(store.as_ref()))
+            .await
+            .map_err(|e| ApiError::internal(&e))?
+            .map_err(ApiError::from)
+    }
+
+    /// The metadata store, for callers outside the async runtime (the init
+    /// step, tests).
+    #[must_use]
+    pub fn metadata(&self) -> &dyn MetadataStore {
+        self.store.as_ref()
+    }
+
+    /// The server's clock, in Unix seconds.
+    #[must_use]
+    pub fn now(&self) -> u64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+    }
+}
+
+/// Why the stores could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The data directory could not be created or read.
+    #[error("cannot use the data directory: {0}; check that it exists and is writable")]
+    DataDir(String),
+    /// The database could not be opened or migrated.
+    #[error("cannot open the database: {0}")]
+    Database(String),
+}
+
+/// The API's routes.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/v1/admin", get(routes::identities::administrator))
+        .route("/v1/identities", post(routes::identities::register))
+        .route("/v1/identities/{key}", get(routes::identities::lookup))
+        .route(
+            "/v1/identities/{key}/certificate",
+            post(routes::identities::certify),
+        )
+        .route(
+            "/v1/matters",
+            post(routes::matters::create).get(routes::matters::list),
+        )
+        .route(
+            "/v1/matters/{matter}/documents",
+            get(routes::documents::list),
+        )
+        .route(
+            "/v1/matters/{matter}/grants",
+            get(routes::matters::grants).post(routes::matters::add_grant),
+        )
+        .route(
+            "/v1/matters/{matter}/revocations",
+            post(routes::matters::revoke),
+        )
+        .route(
+            "/v1/matters/{matter}/stanzas",
+            post(routes::documents::add_stanzas),
+        )
+        .route("/v1/matters/{matter}/events", get(routes::matters::events))
+        .route("/v1/documents/{document}", get(routes::documents::view))
+        .route(
+            "/v1/documents/{document}/versions",
+            post(routes::upload::upload),
+        )
+        .route(
+            "/v1/documents/{document}/versions/{version}/payload",
+            get(routes::documents::download),
+        )
+        // Uploads stream past the default limit; message bodies are bounded
+        // where they are read.
+        .layer(DefaultBodyLimit::disable())
+        .fallback(|| async { ApiError::not_found() })
+        .with_state(state)
+}

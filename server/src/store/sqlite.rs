@@ -1,0 +1,703 @@
+//! The metadata store on SQLite (bundled, WAL).
+//!
+//! One writer connection serialises every change, each in an immediate
+//! transaction that also appends the change's event; readers use their own
+//! connections, so reads go on while a write commits. `synchronous = FULL`
+//! makes a commit durable before the server acknowledges it. The schema is
+//! created and upgraded by the embedded [`MIGRATIONS`] at open, tracked by
+//! `PRAGMA user_version`.
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use rusqlite::{Connection, OptionalExtension as _, Transaction, TransactionBehavior, params};
+
+use super::{
+    BlobName, DigestBytes, DocumentRow, DocumentStore, EventKind, EventLog, EventRow, GrantRow,
+    IdBytes, IdentityRow, IdentityStore, KeyBytes, MatterStore, NewEvent, NewGrant, NewVersion,
+    ReplayGuard, StoreError, StoreResult, VersionRow,
+};
+
+/// The schema, one migration per entry; entry `i` upgrades `user_version`
+/// `i` to `i + 1`. Append only: never edit a released migration.
+pub const MIGRATIONS: &[&str] = &[
+    // 1: identities, matters, grants, documents, events.
+    r"
+    CREATE TABLE settings (
+        name  TEXT PRIMARY KEY,
+        value BLOB NOT NULL
+    ) STRICT;
+
+    CREATE TABLE identities (
+        signing_key   BLOB PRIMARY KEY CHECK (length(signing_key) = 32),
+        bundle        BLOB NOT NULL,
+        certificate   BLOB
+    ) STRICT, WITHOUT ROWID;
+
+    CREATE TABLE request_nonces (
+        signer     BLOB NOT NULL,
+        nonce      BLOB NOT NULL,
+        expires_at INTEGER NOT NULL,
+        PRIMARY KEY (signer, nonce)
+    ) STRICT, WITHOUT ROWID;
+    CREATE INDEX request_nonces_expiry ON request_nonces (expires_at);
+
+    CREATE TABLE matters (
+        id      BLOB PRIMARY KEY CHECK (length(id) = 16),
+        creator BLOB NOT NULL,
+        record  BLOB NOT NULL
+    ) STRICT, WITHOUT ROWID;
+    CREATE INDEX matters_creator ON matters (creator);
+
+    CREATE TABLE grants (
+        seq       INTEGER PRIMARY KEY,
+        digest    BLOB NOT NULL UNIQUE,
+        matter_id BLOB NOT NULL REFERENCES matters (id),
+        grantee   BLOB NOT NULL,
+        record    BLOB NOT NULL
+    ) STRICT;
+    CREATE INDEX grants_matter ON grants (matter_id);
+    CREATE INDEX grants_grantee ON grants (grantee);
+
+    CREATE TABLE revocations (
+        seq       INTEGER PRIMARY KEY,
+        digest    BLOB NOT NULL UNIQUE,
+        matter_id BLOB NOT NULL REFERENCES matters (id),
+        record    BLOB NOT NULL
+    ) STRICT;
+    CREATE INDEX revocations_matter ON revocations (matter_id);
+
+    CREATE TABLE documents (
+        id        BLOB PRIMARY KEY CHECK (length(id) = 16),
+        matter_id BLOB NOT NULL REFERENCES matters (id)
+    ) STRICT, WITHOUT ROWID;
+    CREATE INDEX documents_matter ON documents (matter_id);
+
+    CREATE TABLE versions (
+        document_id BLOB NOT NULL REFERENCES documents (id),
+        version     INTEGER NOT NULL CHECK (version >= 1),
+        manifest    BLOB NOT NULL,
+        metadata    BLOB NOT NULL,
+        blob        TEXT NOT NULL UNIQUE,
+        payload_len INTEGER NOT NULL,
+        PRIMARY KEY (document_id, version)
+    ) STRICT, WITHOUT ROWID;
+
+    CREATE TABLE stanzas (
+        document_id BLOB NOT NULL,
+        version     INTEGER NOT NULL,
+        recipient   BLOB NOT NULL,
+        stanza      BLOB NOT NULL,
+        PRIMARY KEY (document_id, version, recipient),
+        FOREIGN KEY (document_id, version) REFERENCES versions (document_id, version)
+    ) STRICT, WITHOUT ROWID;
+
+    CREATE TABLE events (
+        seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+        at          INTEGER NOT NULL,
+        kind        TEXT NOT NULL,
+        actor       BLOB NOT NULL,
+        matter_id   BLOB,
+        document_id BLOB,
+        version     INTEGER,
+        subject     BLOB,
+        request     BLOB NOT NULL
+    ) STRICT;
+    CREATE INDEX events_matter ON events (matter_id, seq);
+    CREATE TRIGGER events_are_append_only_update BEFORE UPDATE ON events
+        BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+    CREATE TRIGGER events_are_append_only_delete BEFORE DELETE ON events
+        BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+    ",
+];
+
+/// How many reader connections to keep open.
+const READERS: usize = 4;
+
+/// The SQLite metadata store.
+pub struct SqliteStore {
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+    path: std::path::PathBuf,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.path)
+            .finish()
+    }
+}
+
+fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    Ok(())
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding the lock cannot leave a connection mid-
+    // transaction (rusqlite rolls back on drop), so the data is usable.
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path` and runs any
+    /// pending migrations.
+    pub fn open(path: &Path) -> StoreResult<Self> {
+        let mut writer = Connection::open(path)?;
+        configure(&writer)?;
+        migrate(&mut writer)?;
+        Ok(Self {
+            writer: Mutex::new(writer),
+            readers: Mutex::new(Vec::new()),
+            path: path.to_owned(),
+        })
+    }
+
+    /// Runs `f` in an immediate transaction on the writer, committing if it
+    /// returns `Ok`.
+    fn write<T>(&self, f: impl FnOnce(&Transaction<'_>) -> StoreResult<T>) -> StoreResult<T> {
+        let mut conn = lock(&self.writer);
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let out = f(&tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// Runs `f` on a reader connection.
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
+        let pooled = lock(&self.readers).pop();
+        let conn = match pooled {
+            Some(c) => c,
+            None => {
+                let c = Connection::open(&self.path)?;
+                configure(&c)?;
+                c
+            }
+        };
+        let out = f(&conn);
+        let mut readers = lock(&self.readers);
+        if readers.len() < READERS {
+            readers.push(conn);
+        }
+        out
+    }
+}
+
+fn migrate(conn: &mut Connection) -> StoreResult<()> {
+    let current: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    let current = usize::try_from(current).unwrap_or(usize::MAX);
+    if current > MIGRATIONS.len() {
+        return Err(StoreError::Database(format!(
+            "the database is at schema version {current}, newer than this server knows \
+             ({}); run a newer lexvault-server",
+            MIGRATIONS.len()
+        )));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current) {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Exclusive)?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(
+            None,
+            "user_version",
+            i64::try_from(i + 1).unwrap_or(i64::MAX),
+        )?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+fn to_i64(n: u64) -> StoreResult<i64> {
+    i64::try_from(n).map_err(|_| StoreError::Conflict("number out of range"))
+}
+
+fn from_i64(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
+
+/// Appends an event inside the caller's transaction.
+pub(crate) fn append_event(tx: &Transaction<'_>, e: &NewEvent) -> StoreResult<u64> {
+    tx.execute(
+        "INSERT INTO events (at, kind, actor, matter_id, document_id, version, subject, request)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![
+            to_i64(e.at)?,
+            e.kind.name(),
+            e.actor.as_slice(),
+            e.matter_id.as_ref().map(|m| m.as_slice()),
+            e.document_id.as_ref().map(|d| d.as_slice()),
+            e.version,
+            e.subject.as_ref().map(|s| s.as_slice()),
+            e.request,
+        ],
+    )?;
+    Ok(from_i64(tx.last_insert_rowid()))
+}
+
+fn fixed<const N: usize>(v: Vec<u8>) -> rusqlite::Result<[u8; N]> {
+    v.try_into().map_err(|_| {
+        rusqlite::Error::FromSqlConversionFailure(
+            0,
+            rusqlite::types::Type::Blob,
+            "stored value has the wrong length".into(),
+        )
+    })
+}
+
+fn kind_from_name(name: &str) -> EventKind {
+    const ALL: [EventKind; 15] = [
+        EventKind::AdministratorSet,
+        EventKind::Registered,
+        EventKind::Certified,
+        EventKind::PasswordSet,
+        EventKind::MatterCreated,
+        EventKind::Uploaded,
+        EventKind::Granted,
+        EventKind::Revoked,
+        EventKind::KeysAdded,
+        EventKind::Viewed,
+        EventKind::Downloaded,
+        EventKind::LinkCreated,
+        EventKind::LinkOpened,
+        EventKind::LinkDownloaded,
+        EventKind::LinkRevoked,
+    ];
+    ALL.into_iter()
+        .find(|k| k.name() == name)
+        .unwrap_or(EventKind::Viewed)
+}
+
+impl ReplayGuard for SqliteStore {
+    fn remember_nonce(
+        &self,
+        signer: &KeyBytes,
+        nonce: &[u8; 16],
+        expires_at: u64,
+        now: u64,
+    ) -> StoreResult<bool> {
+        self.write(|tx| {
+            tx.execute(
+                "DELETE FROM request_nonces WHERE expires_at <= ?1",
+                params![to_i64(now)?],
+            )?;
+            let inserted = tx.execute(
+                "INSERT INTO request_nonces (signer, nonce, expires_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT DO NOTHING",
+                params![signer.as_slice(), nonce.as_slice(), to_i64(expires_at)?],
+            )?;
+            Ok(inserted == 1)
+        })
+    }
+}
+
+const ADMINISTRATOR: &str = "administrator";
+
+impl IdentityStore for SqliteStore {
+    fn administrator(&self) -> StoreResult<Option<Vec<u8>>> {
+        self.read(|c| {
+            Ok(c.query_row(
+                "SELECT i.bundle FROM settings s JOIN identities i ON i.signing_key = s.value
+                 WHERE s.name = ?1",
+                [ADMINISTRATOR],
+                |r| r.get(0),
+            )
+            .optional()?)
+        })
+    }
+
+    fn set_administrator(&self, key: &KeyBytes, bundle: &[u8], event: NewEvent) -> StoreResult<()> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO settings (name, value) VALUES (?1, ?2)",
+                params![ADMINISTRATOR, key.as_slice()],
+            )?;
+            tx.execute(
+                "INSERT INTO identities (signing_key, bundle) VALUES (?1, ?2)
+                 ON CONFLICT (signing_key) DO NOTHING",
+                params![key.as_slice(), bundle],
+            )?;
+            append_event(tx, &event)?;
+            Ok(())
+        })
+    }
+
+    fn register_identity(&self, key: &KeyBytes, bundle: &[u8], event: NewEvent) -> StoreResult<()> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO identities (signing_key, bundle) VALUES (?1, ?2)",
+                params![key.as_slice(), bundle],
+            )?;
+            append_event(tx, &event)?;
+            Ok(())
+        })
+    }
+
+    fn identity(&self, key: &KeyBytes) -> StoreResult<Option<IdentityRow>> {
+        self.read(|c| {
+            Ok(c.query_row(
+                "SELECT bundle, certificate FROM identities WHERE signing_key = ?1",
+                [key.as_slice()],
+                |r| {
+                    Ok(IdentityRow {
+                        bundle: r.get(0)?,
+                        certificate: r.get(1)?,
+                    })
+                },
+            )
+            .optional()?)
+        })
+    }
+
+    fn certify(&self, key: &KeyBytes, certificate: &[u8], event: NewEvent) -> StoreResult<()> {
+        self.write(|tx| {
+            let n = tx.execute(
+                "UPDATE identities SET certificate = ?2 WHERE signing_key = ?1",
+                params![key.as_slice(), certificate],
+            )?;
+            if n != 1 {
+                return Err(StoreError::Conflict("the identity is not registered"));
+            }
+            append_event(tx, &event)?;
+            Ok(())
+        })
+    }
+}
+
+impl MatterStore for SqliteStore {
+    fn create_matter(
+        &self,
+        id: &IdBytes,
+        creator: &KeyBytes,
+        record: &[u8],
+        event: NewEvent,
+    ) -> StoreResult<()> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO matters (id, creator, record) VALUES (?1, ?2, ?3)",
+                params![id.as_slice(), creator.as_slice(), record],
+            )?;
+            append_event(tx, &event)?;
+            Ok(())
+        })
+    }
+
+    fn matter(&self, id: &IdBytes) -> StoreResult<Option<Vec<u8>>> {
+        self.read(|c| {
+            Ok(c.query_row(
+                "SELECT record FROM matters WHERE id = ?1",
+                [id.as_slice()],
+                |r| r.get(0),
+            )
+            .optional()?)
+        })
+    }
+
+    fn matters_for(&self, key: &KeyBytes) -> StoreResult<Vec<Vec<u8>>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT record FROM matters WHERE creator = ?1
+                 UNION
+                 SELECT m.record FROM matters m JOIN grants g ON g.matter_id = m.id
+                 WHERE g.grantee = ?1",
+            )?;
+            let rows = stmt.query_map([key.as_slice()], |r| r.get(0))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+
+    fn grants(&self, matter: &IdBytes) -> StoreResult<Vec<GrantRow>> {
+        self.read(|c| {
+            let mut stmt =
+                c.prepare_cached("SELECT record FROM grants WHERE matter_id = ?1 ORDER BY seq")?;
+            let rows =
+                stmt.query_map([matter.as_slice()], |r| Ok(GrantRow { record: r.get(0)? }))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+
+    fn revocations(&self, matter: &IdBytes) -> StoreResult<Vec<Vec<u8>>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT record FROM revocations WHERE matter_id = ?1 ORDER BY seq",
+            )?;
+            let rows = stmt.query_map([matter.as_slice()], |r| r.get(0))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+
+    fn add_grant(
+        &self,
+        grant: NewGrant,
+        stanza: Option<(IdBytes, u32, Vec<u8>)>,
+        event: NewEvent,
+    ) -> StoreResult<()> {
+        self.write(|tx| {
+            insert_grant(tx, &grant)?;
+            if let Some((document, version, stanza)) = stanza {
+                insert_stanza(tx, &document, version, &grant.grantee, &stanza)?;
+            }
+            append_event(tx, &event)?;
+            Ok(())
+        })
+    }
+
+    fn add_revocation(
+        &self,
+        matter: &IdBytes,
+        digest: &DigestBytes,
+        record: &[u8],
+        event: NewEvent,
+    ) -> StoreResult<()> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO revocations (digest, matter_id, record) VALUES (?1, ?2, ?3)",
+                params![digest.as_slice(), matter.as_slice(), record],
+            )?;
+            append_event(tx, &event)?;
+            Ok(())
+        })
+    }
+}
+
+fn insert_grant(tx: &Transaction<'_>, grant: &NewGrant) -> StoreResult<()> {
+    tx.execute(
+        "INSERT INTO grants (digest, matter_id, grantee, record) VALUES (?1, ?2, ?3, ?4)",
+        params![
+            grant.digest.as_slice(),
+            grant.matter_id.as_slice(),
+            grant.grantee.as_slice(),
+            grant.record
+        ],
+    )?;
+    Ok(())
+}
+
+/// Inserts a stanza; one already stored for the same recipient and version
+/// is kept (the first wrapped key stands; a grant naming another digest is
+/// refused before this point).
+fn insert_stanza(
+    tx: &Transaction<'_>,
+    document: &IdBytes,
+    version: u32,
+    recipient: &KeyBytes,
+    stanza: &[u8],
+) -> StoreResult<()> {
+    tx.execute(
+        "INSERT INTO stanzas (document_id, version, recipient, stanza) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT DO NOTHING",
+        params![document.as_slice(), version, recipient.as_slice(), stanza],
+    )?;
+    Ok(())
+}
+
+fn versions_of(c: &Connection, document: &IdBytes) -> StoreResult<Vec<VersionRow>> {
+    let mut stmt = c.prepare_cached(
+        "SELECT version, manifest, metadata, blob, payload_len FROM versions
+         WHERE document_id = ?1 ORDER BY version",
+    )?;
+    let rows = stmt.query_map([document.as_slice()], |r| {
+        let blob: String = r.get(3)?;
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?, blob, r.get::<_, i64>(4)?))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (version, manifest, metadata, blob, len) = row?;
+        let blob = BlobName::parse(&blob)
+            .ok_or(StoreError::Database("stored blob name is malformed".into()))?;
+        out.push(VersionRow {
+            version,
+            manifest,
+            metadata,
+            blob,
+            payload_len: from_i64(len),
+        });
+    }
+    Ok(out)
+}
+
+impl DocumentStore for SqliteStore {
+    fn add_version(&self, v: NewVersion, event: NewEvent) -> StoreResult<()> {
+        self.write(|tx| {
+            let matter_exists: bool = tx.query_row(
+                "SELECT EXISTS (SELECT 1 FROM matters WHERE id = ?1)",
+                [v.matter_id.as_slice()],
+                |r| r.get(0),
+            )?;
+            if !matter_exists {
+                return Err(StoreError::Conflict("the matter does not exist"));
+            }
+            let owner: Option<Vec<u8>> = tx
+                .query_row(
+                    "SELECT matter_id FROM documents WHERE id = ?1",
+                    [v.document_id.as_slice()],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            match owner {
+                None => {
+                    tx.execute(
+                        "INSERT INTO documents (id, matter_id) VALUES (?1, ?2)",
+                        params![v.document_id.as_slice(), v.matter_id.as_slice()],
+                    )?;
+                }
+                Some(m) if m == v.matter_id => {}
+                Some(_) => return Err(StoreError::Conflict("the document is in another matter")),
+            }
+            let latest: u32 = tx.query_row(
+                "SELECT coalesce(max(version), 0) FROM versions WHERE document_id = ?1",
+                [v.document_id.as_slice()],
+                |r| r.get(0),
+            )?;
+            if Some(v.version) != latest.checked_add(1) {
+                return Err(StoreError::Conflict(
+                    "the version is not the next one; fetch the document and retry",
+                ));
+            }
+            tx.execute(
+                "INSERT INTO versions (document_id, version, manifest, metadata, blob, payload_len)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    v.document_id.as_slice(),
+                    v.version,
+                    v.manifest,
+                    v.metadata,
+                    v.blob.as_str(),
+                    to_i64(v.payload_len)?
+                ],
+            )?;
+            for (recipient, stanza) in &v.stanzas {
+                insert_stanza(tx, &v.document_id, v.version, recipient, stanza)?;
+            }
+            for grant in &v.grants {
+                insert_grant(tx, grant)?;
+            }
+            append_event(tx, &event)?;
+            Ok(())
+        })
+    }
+
+    fn document(&self, id: &IdBytes) -> StoreResult<Option<DocumentRow>> {
+        self.read(|c| {
+            let matter: Option<Vec<u8>> = c
+                .query_row(
+                    "SELECT matter_id FROM documents WHERE id = ?1",
+                    [id.as_slice()],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let Some(matter) = matter else {
+                return Ok(None);
+            };
+            Ok(Some(DocumentRow {
+                document_id: *id,
+                matter_id: fixed(matter)?,
+                versions: versions_of(c, id)?,
+            }))
+        })
+    }
+
+    fn documents_in(&self, matter: &IdBytes) -> StoreResult<Vec<DocumentRow>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached("SELECT id FROM documents WHERE matter_id = ?1")?;
+            let ids = stmt
+                .query_map([matter.as_slice()], |r| r.get::<_, Vec<u8>>(0))?
+                .collect::<Result<Vec<_>, _>>()?;
+            let mut out = Vec::with_capacity(ids.len());
+            for id in ids {
+                let id: IdBytes = fixed(id)?;
+                out.push(DocumentRow {
+                    document_id: id,
+                    matter_id: *matter,
+                    versions: versions_of(c, &id)?,
+                });
+            }
+            Ok(out)
+        })
+    }
+
+    fn stanza(
+        &self,
+        document: &IdBytes,
+        version: u32,
+        recipient: &KeyBytes,
+    ) -> StoreResult<Option<Vec<u8>>> {
+        self.read(|c| {
+            Ok(c.query_row(
+                "SELECT stanza FROM stanzas WHERE document_id = ?1 AND version = ?2
+                 AND recipient = ?3",
+                params![document.as_slice(), version, recipient.as_slice()],
+                |r| r.get(0),
+            )
+            .optional()?)
+        })
+    }
+
+    fn add_stanzas(
+        &self,
+        document: &IdBytes,
+        version: u32,
+        stanzas: &[(KeyBytes, Vec<u8>)],
+        event: NewEvent,
+    ) -> StoreResult<()> {
+        self.write(|tx| {
+            for (recipient, stanza) in stanzas {
+                insert_stanza(tx, document, version, recipient, stanza)?;
+            }
+            append_event(tx, &event)?;
+            Ok(())
+        })
+    }
+
+    fn referenced_blobs(&self) -> StoreResult<Vec<BlobName>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached("SELECT blob FROM versions")?;
+            let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+            let mut out = Vec::new();
+            for name in rows {
+                if let Some(n) = BlobName::parse(&name?) {
+                    out.push(n);
+                }
+            }
+            Ok(out)
+        })
+    }
+}
+
+impl EventLog for SqliteStore {
+    fn record(&self, event: NewEvent) -> StoreResult<u64> {
+        self.write(|tx| append_event(tx, &event))
+    }
+
+    fn events_for_matter(&self, matter: &IdBytes) -> StoreResult<Vec<EventRow>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT seq, at, kind, actor, matter_id, document_id, version, subject, request
+                 FROM events WHERE matter_id = ?1 ORDER BY seq",
+            )?;
+            let rows = stmt.query_map([matter.as_slice()], |r| {
+                let kind_name: String = r.get(2)?;
+                let matter_id: Option<Vec<u8>> = r.get(4)?;
+                let document_id: Option<Vec<u8>> = r.get(5)?;
+                let subject: Option<Vec<u8>> = r.get(7)?;
+                Ok(EventRow {
+                    seq: from_i64(r.get(0)?),
+                    event: NewEvent {
+                        at: from_i64(r.get(1)?),
+                        kind: kind_from_name(&kind_name),
+                        actor: fixed(r.get(3)?)?,
+                        matter_id: matter_id.map(fixed).transpose()?,
+                        document_id: document_id.map(fixed).transpose()?,
+                        version: r.get(6)?,
+                        subject: subject.map(fixed).transpose()?,
+                        request: r.get(8)?,
+                    },
+                    kind_name,
+                })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+}
