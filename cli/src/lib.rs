@@ -1,3 +1,15 @@
 //! The lexvault client library: the vault's HTTP API spoken over the core,
 //! used by the `lexvault` CLI, the integration tests and the adversarial
 //! tests alike.
+//!
+//! - [`client`]: signed requests and CBOR answers over HTTP; trusts nothing.
+//! - [`vault`]: a party's verified view of the server: everything it
+//!   receives is checked before it is used.
+//! - [`links`]: share links; [`login`]: password login on a new device.
+
+#![forbid(unsafe_code)]
+
+pub mod client;
+pub mod links;
+pub mod login;
+pub mod vault;

@@ -168,6 +168,8 @@ pub fn router(state: AppState) -> Router {
             "/v1/documents/{document}/versions/{version}/payload",
             get(routes::documents::download),
         )
+        .merge(routes::links::routes())
+        .merge(routes::login::routes())
         // Uploads stream past the default limit; message bodies are bounded
         // where they are read.
         .layer(DefaultBodyLimit::disable())

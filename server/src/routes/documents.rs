@@ -17,7 +17,7 @@ use crate::access::MatterAccess;
 use crate::app::AppState;
 use crate::auth::{Signed, SignedEmpty};
 use crate::error::ApiError;
-use crate::store::{DocumentRow, EventKind, VersionRow};
+use crate::store::{DocumentRow, EventKind, StanzaRow, VersionRow};
 
 /// Most stanzas one call may add.
 const MAX_STANZAS: usize = 1024;
@@ -277,7 +277,7 @@ pub async fn add_stanzas(
 /// X25519 stanza; returns them as stored.
 pub(crate) fn parse_stanzas(
     stanzas: &[lexvault_core::api::RecipientStanza],
-) -> Result<Vec<([u8; 32], Vec<u8>)>, ApiError> {
+) -> Result<Vec<StanzaRow>, ApiError> {
     stanzas
         .iter()
         .map(|s| {

@@ -2,6 +2,8 @@
 
 pub mod documents;
 pub mod identities;
+pub mod links;
+pub mod login;
 pub mod matters;
 pub mod upload;
 

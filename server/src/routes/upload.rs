@@ -31,7 +31,7 @@ use crate::access::MatterAccess;
 use crate::app::AppState;
 use crate::auth::{authenticate, require_content_type};
 use crate::error::ApiError;
-use crate::store::{EventKind, NewGrant, NewVersion};
+use crate::store::{EventKind, NewGrant, NewVersion, StanzaRow};
 
 /// Most wrapped keys or grants one upload may carry.
 const MAX_PARTIES: usize = 1024;
@@ -251,7 +251,7 @@ fn check_grants(
     access: &MatterAccess,
     envelope: &UploadEnvelope,
     manifest: &Signed<Manifest>,
-    stanzas: &[([u8; 32], Vec<u8>)],
+    stanzas: &[StanzaRow],
     now: u64,
 ) -> Result<Vec<NewGrant>, ApiError> {
     let parsed = envelope

@@ -17,7 +17,12 @@
 //! Nothing in here can read a document, a file name or a key.
 
 pub mod blobs;
+pub mod links;
+pub mod login;
 pub mod sqlite;
+
+pub use links::LinkStore;
+pub use login::LoginStore;
 
 use std::io;
 use std::pin::Pin;
@@ -61,6 +66,9 @@ pub type KeyBytes = [u8; 32];
 pub type IdBytes = [u8; 16];
 /// A 32-byte SHA-256 digest, as stored.
 pub type DigestBytes = [u8; 32];
+
+/// A wrapped file key for one recipient: (recipient's key, stanza bytes).
+pub type StanzaRow = (KeyBytes, Vec<u8>);
 
 /// One event to append: who did what, with the signed request as evidence.
 #[derive(Clone, Debug)]
@@ -213,7 +221,7 @@ pub struct NewVersion {
     /// The payload length.
     pub payload_len: u64,
     /// Wrapped keys: (recipient key, stanza bytes).
-    pub stanzas: Vec<(KeyBytes, Vec<u8>)>,
+    pub stanzas: Vec<StanzaRow>,
     /// New grants: verified by the caller before storing.
     pub grants: Vec<NewGrant>,
 }
@@ -314,7 +322,7 @@ pub trait DocumentStore: Send + Sync + 'static {
         &self,
         document: &IdBytes,
         version: u32,
-        stanzas: &[(KeyBytes, Vec<u8>)],
+        stanzas: &[StanzaRow],
         event: NewEvent,
     ) -> StoreResult<()>;
     /// Every blob a version references, for cleaning orphans at start.

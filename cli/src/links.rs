@@ -1,0 +1,1 @@
+//! Share links: creating, listing, revoking and opening them.

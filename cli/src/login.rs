@@ -1,0 +1,1 @@
+//! Password login on a new device (OPAQUE) and password registration.

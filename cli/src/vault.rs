@@ -1,0 +1,892 @@
+//! The vault as a party uses it: every operation verified end to end.
+//!
+//! A [`Vault`] is one person's (or one link's) view of a server. It
+//! encrypts and signs before anything leaves the machine, and verifies
+//! every record the server serves before using it: the matter record, the
+//! grant chains, the manifest and its succession, the key commitment, the
+//! metadata binding, and the payload's digest before a single byte of
+//! plaintext is released. A server that swaps, drops or forges anything is
+//! reported as [`ClientError::Verification`].
+
+use std::io::{self, Read, Seek, SeekFrom, Write};
+
+use lexvault_core::age::stream::{EncryptingReader, PayloadEncryptor, StreamReader};
+use lexvault_core::age::{self, Stanza};
+use lexvault_core::api::{
+    AddGrant, AddStanzas, CertifyMember, CreateMatter, DocumentList, DocumentView, EventList,
+    EventView, GrantList, IdentityInfo, MatterList, RecipientStanza, RegisterIdentity, Revoke,
+    UploadEnvelope, VersionView,
+};
+use lexvault_core::grant::{
+    Grant, GrantId, GrantTerms, Revocation, Rights, Scope, StanzaDigest, Validity, VerifiedGrant,
+    WrappedKeyBinding, parse_grant, parse_revocation, verify_grant_chain,
+};
+use lexvault_core::key_bundle::{KeyBundle, VerifiedKeyBundle, verify_key_bundle};
+use lexvault_core::keys::{Identity, PublicIdentity, SigningPublicKey};
+use lexvault_core::manifest::{
+    DocumentId, KeyCommitment, Manifest, ManifestTerms, PayloadHasher, VersionNumber,
+    verify_manifest, verify_succession,
+};
+use lexvault_core::matter::{Matter, MatterId, VerifiedMatter, verify_matter};
+use lexvault_core::membership::{MemberCertificate, Role, verify_member_certificate};
+use lexvault_core::metadata::{Metadata, MetadataBinding, SealedMetadata};
+use lexvault_core::request::SignedRequest;
+use lexvault_core::secret::FileKey;
+use lexvault_core::signed::{RecordDigest, Signed};
+use sha2::{Digest as _, Sha256};
+
+use crate::client::{Client, ClientError, ClientResult, now, os_rng};
+
+/// Hex of bytes, as paths carry ids and keys.
+#[must_use]
+pub fn hex_id(bytes: &[u8]) -> String {
+    hex::encode(bytes)
+}
+
+fn verification(what: impl std::fmt::Display) -> ClientError {
+    ClientError::Verification(what.to_string())
+}
+
+/// A matter's record, grants and revocations, every signature verified.
+pub type MatterRecords = (VerifiedMatter, Vec<Signed<Grant>>, Vec<Signed<Revocation>>);
+
+/// Someone to share a new version with, and on what terms.
+#[derive(Clone, Debug)]
+pub struct Share {
+    /// Their published identity.
+    pub with: PublicIdentity,
+    /// The rights to give.
+    pub rights: Rights,
+    /// When the rights hold.
+    pub validity: Validity,
+}
+
+/// A document version the caller opened and verified.
+pub struct OpenedVersion {
+    /// The matter.
+    pub matter: VerifiedMatter,
+    /// The verified manifest.
+    pub manifest: Signed<Manifest>,
+    /// The decrypted metadata.
+    pub metadata: Metadata,
+    /// The version's file key.
+    pub file_key: FileKey,
+    /// The stanza the server served for the caller (verified to open the
+    /// committed key).
+    pub stanza: Stanza,
+}
+
+impl std::fmt::Debug for OpenedVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenedVersion")
+            .field("matter", self.matter.id())
+            .field("document", self.manifest.record().document_id())
+            .field("version", &self.manifest.record().version())
+            .finish_non_exhaustive()
+    }
+}
+
+impl OpenedVersion {
+    /// The document id.
+    #[must_use]
+    pub fn document_id(&self) -> DocumentId {
+        *self.manifest.record().document_id()
+    }
+
+    /// The version number.
+    #[must_use]
+    pub fn version(&self) -> VersionNumber {
+        self.manifest.record().version()
+    }
+}
+
+/// A document and all its versions, verified.
+#[derive(Debug)]
+pub struct VerifiedDocument {
+    /// The matter.
+    pub matter: VerifiedMatter,
+    /// The manifests, oldest first, each the successor of the one before.
+    pub versions: Vec<(Signed<Manifest>, VersionView)>,
+    /// The caller's grants in force (empty for the matter's creator).
+    pub access: Vec<VerifiedGrant>,
+    /// The grants served with the document.
+    pub grants: Vec<Signed<Grant>>,
+    /// The revocations served with the document.
+    pub revocations: Vec<Signed<Revocation>>,
+}
+
+/// One person's verified view of a lexvault server.
+pub struct Vault {
+    client: Client,
+    me: Identity,
+}
+
+impl std::fmt::Debug for Vault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Vault")
+            .field("server", &self.client.base_url())
+            .field("me", &self.me.public().fingerprint().to_string())
+            .finish()
+    }
+}
+
+impl Vault {
+    /// `me`'s view of the server behind `client`.
+    #[must_use]
+    pub fn new(client: Client, me: Identity) -> Self {
+        Self { client, me }
+    }
+
+    /// The transport.
+    #[must_use]
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Who this vault acts as.
+    #[must_use]
+    pub fn identity(&self) -> &Identity {
+        &self.me
+    }
+
+    fn key(&self) -> &lexvault_core::keys::SigningSecretKey {
+        self.me.signing_key()
+    }
+
+    // -----------------------------------------------------------------
+    // Identities
+
+    /// Publishes this identity's key bundle under `display_name`.
+    pub fn register(&self, display_name: &str) -> ClientResult<VerifiedKeyBundle> {
+        let bundle = KeyBundle::create(&self.me, display_name, now())
+            .map_err(|e| ClientError::Invalid(format!("cannot make the key bundle: {e}")))?;
+        let _: IdentityInfo = self.client.post(
+            self.key(),
+            "/v1/identities",
+            &RegisterIdentity {
+                bundle: bundle.as_bytes().to_vec().into(),
+            },
+        )?;
+        Ok(bundle)
+    }
+
+    /// The published key bundle of `key`, checked to be self-signed by that
+    /// key, with its member certificate if any.
+    pub fn identity_of(
+        &self,
+        key: &SigningPublicKey,
+    ) -> ClientResult<(VerifiedKeyBundle, Option<Vec<u8>>)> {
+        let info: IdentityInfo = self.client.get(
+            self.key(),
+            &format!("/v1/identities/{}", hex_id(key.as_bytes())),
+        )?;
+        let bundle = verify_key_bundle(&info.bundle).map_err(verification)?;
+        if &bundle.identity().signing != key {
+            return Err(verification(
+                "the server served another person's key bundle",
+            ));
+        }
+        Ok((bundle, info.certificate.map(|c| c.to_vec())))
+    }
+
+    /// The firm administrator's key bundle.
+    pub fn administrator(&self) -> ClientResult<VerifiedKeyBundle> {
+        let info: IdentityInfo = self.client.get(self.key(), "/v1/admin")?;
+        verify_key_bundle(&info.bundle).map_err(verification)
+    }
+
+    /// The role the administrator certified `key` with, verified against
+    /// `administrator`; `None` for people who are not staff.
+    pub fn role_of(
+        &self,
+        key: &SigningPublicKey,
+        administrator: &SigningPublicKey,
+    ) -> ClientResult<Option<Role>> {
+        let (bundle, certificate) = self.identity_of(key)?;
+        match certificate {
+            None => Ok(None),
+            Some(c) => verify_member_certificate(&c, administrator, &bundle)
+                .map(|c| Some(c.record().role()))
+                .map_err(verification),
+        }
+    }
+
+    /// As the administrator: certifies `member` with `role`.
+    pub fn certify(&self, member: &VerifiedKeyBundle, role: Role) -> ClientResult<()> {
+        let certificate = MemberCertificate::issue(member, role, now(), self.key());
+        let _: IdentityInfo = self.client.post(
+            self.key(),
+            &format!(
+                "/v1/identities/{}/certificate",
+                hex_id(member.identity().signing.as_bytes())
+            ),
+            &CertifyMember {
+                certificate: certificate.as_bytes().to_vec().into(),
+            },
+        )?;
+        Ok(())
+    }
+
+    // -----------------------------------------------------------------
+    // Matters
+
+    /// Creates a matter with this identity as its creator.
+    pub fn create_matter(&self) -> ClientResult<VerifiedMatter> {
+        let matter = Matter::create(&mut os_rng(), self.key(), now());
+        let _: MatterList = self.client.post(
+            self.key(),
+            "/v1/matters",
+            &CreateMatter {
+                matter: matter.as_bytes().to_vec().into(),
+            },
+        )?;
+        Ok(matter)
+    }
+
+    /// The matters this identity created or holds a grant in.
+    pub fn matters(&self) -> ClientResult<Vec<VerifiedMatter>> {
+        let list: MatterList = self.client.get(self.key(), "/v1/matters")?;
+        list.matters
+            .iter()
+            .map(|m| verify_matter(m).map_err(verification))
+            .collect()
+    }
+
+    /// A matter's grants and revocations, every signature and the matter
+    /// record verified.
+    pub fn grants(&self, matter: &MatterId) -> ClientResult<MatterRecords> {
+        let list: GrantList = self.client.get(
+            self.key(),
+            &format!("/v1/matters/{}/grants", hex_id(matter.as_bytes())),
+        )?;
+        let (m, grants, revocations) = verify_grant_list(&list)?;
+        if m.id() != matter {
+            return Err(verification("the server served another matter's record"));
+        }
+        Ok((m, grants, revocations))
+    }
+
+    /// The authority this identity shares with: `None` as the matter's
+    /// creator, else its grant in force that may share `scope`.
+    fn authority(
+        &self,
+        matter: &VerifiedMatter,
+        grants: &[Signed<Grant>],
+        revocations: &[Signed<Revocation>],
+        scope: &Scope,
+    ) -> ClientResult<Option<RecordDigest>> {
+        if matter.creator() == &self.me.public().signing {
+            return Ok(None);
+        }
+        let t = now();
+        grants
+            .iter()
+            .filter(|g| g.record().grantee().signing == self.me.public().signing)
+            .filter_map(|g| verify_grant_chain(matter, g, grants, revocations, t).ok())
+            .find(|g| g.rights().contains(Rights::SHARE) && g.scope().covers(scope))
+            .map(|g| Some(g.grant().digest()))
+            .ok_or_else(|| {
+                ClientError::Invalid(
+                    "you may not share this; ask the matter's creator for the share right".into(),
+                )
+            })
+    }
+
+    /// Grants `to` the `rights` over `scope` for `validity`. For a single
+    /// document, the current version's file key is wrapped to them and bound
+    /// into the grant.
+    pub fn grant(
+        &self,
+        matter: &MatterId,
+        scope: Scope,
+        to: &PublicIdentity,
+        rights: Rights,
+        validity: Validity,
+    ) -> ClientResult<Signed<Grant>> {
+        let (m, grants, revocations) = self.grants(matter)?;
+        let parent = self.authority(&m, &grants, &revocations, &scope)?;
+        let mut stanza = None;
+        let mut wrapped_key = None;
+        if let Scope::Document(document) = &scope {
+            let opened = self.open_latest(document)?;
+            let s = age::x25519::wrap_file_key(&opened.file_key, &to.encryption, &mut os_rng());
+            wrapped_key = Some(WrappedKeyBinding {
+                version: opened.version(),
+                stanza_digest: StanzaDigest(s.digest()),
+            });
+            stanza = Some(s.to_bytes());
+        }
+        let grant = Grant::new(GrantTerms {
+            grant_id: GrantId::generate(&mut os_rng()),
+            matter_id: *matter,
+            scope,
+            grantee: *to,
+            rights,
+            validity,
+            wrapped_key,
+            parent,
+            issued_at: now(),
+        })
+        .map_err(|e| ClientError::Invalid(e.to_string()))?;
+        let signed = Signed::sign(grant, self.key());
+        let _: GrantList = self.client.post(
+            self.key(),
+            &format!("/v1/matters/{}/grants", hex_id(matter.as_bytes())),
+            &AddGrant {
+                grant: signed.as_bytes().to_vec().into(),
+                stanza: stanza.map(Into::into),
+            },
+        )?;
+        Ok(signed)
+    }
+
+    /// Revokes the grant whose digest is `grant`.
+    pub fn revoke(&self, matter: &MatterId, grant: &RecordDigest) -> ClientResult<()> {
+        let revocation = Signed::sign(Revocation::new(*matter, *grant, now()), self.key());
+        let _: GrantList = self.client.post(
+            self.key(),
+            &format!("/v1/matters/{}/revocations", hex_id(matter.as_bytes())),
+            &Revoke {
+                revocation: revocation.as_bytes().to_vec().into(),
+            },
+        )?;
+        Ok(())
+    }
+
+    /// A matter's events, each one's evidence (the signed request) checked
+    /// to verify and to name the event's actor.
+    pub fn events(&self, matter: &MatterId) -> ClientResult<Vec<EventView>> {
+        let list: EventList = self.client.get(
+            self.key(),
+            &format!("/v1/matters/{}/events", hex_id(matter.as_bytes())),
+        )?;
+        for event in &list.events {
+            // The init step's evidence is the administrator's bundle; all
+            // others are signed requests by the actor.
+            if event.kind == "administrator-set" {
+                continue;
+            }
+            let request = SignedRequest::from_evidence(&event.request).map_err(verification)?;
+            if request.signer().as_bytes() != &*event.actor {
+                return Err(verification(
+                    "an event's evidence was signed by someone else",
+                ));
+            }
+        }
+        Ok(list.events)
+    }
+
+    // -----------------------------------------------------------------
+    // Documents
+
+    /// Encrypts and uploads a new version of a document: version 1 of a new
+    /// document when `document` is `None`. `open_source` is called twice
+    /// (the file is encrypted once to learn the payload's digest for the
+    /// manifest, once to send it), so nothing is buffered or stored.
+    /// `progress` is told how many plaintext bytes were sent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn put<R: Read>(
+        &self,
+        matter: &MatterId,
+        document: Option<DocumentId>,
+        file_name: &str,
+        mime_type: &str,
+        mut open_source: impl FnMut() -> io::Result<R>,
+        shares: &[Share],
+        progress: &mut dyn FnMut(u64),
+    ) -> ClientResult<(DocumentId, VersionNumber)> {
+        let (document_id, version, previous, carried) = match document {
+            None => (
+                DocumentId::generate(&mut os_rng()),
+                VersionNumber::FIRST,
+                None,
+                Vec::new(),
+            ),
+            Some(id) => {
+                let doc = self.document(&id)?;
+                let (last, _) = doc
+                    .versions
+                    .last()
+                    .ok_or_else(|| verification("the document has no versions"))?;
+                if doc.matter.id() != matter {
+                    return Err(ClientError::Invalid(
+                        "the document is in another matter".into(),
+                    ));
+                }
+                let next = last.record().version().next().ok_or_else(|| {
+                    ClientError::Invalid("the document has too many versions".into())
+                })?;
+                // Everyone holding a grant in force on the document gets
+                // the new version's key too.
+                let t = now();
+                let carried: Vec<PublicIdentity> = self
+                    .grants(matter)
+                    .map(|(m, g, r)| {
+                        g.iter()
+                            .filter(|x| x.record().scope().includes(&id))
+                            .filter(|x| verify_grant_chain(&m, x, g.as_slice(), &r, t).is_ok())
+                            .map(|x| *x.record().grantee())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                (id, next, Some(last.digest()), carried)
+            }
+        };
+        let mut rng = os_rng();
+        let file_key = FileKey::generate(&mut rng);
+        let nonce = *PayloadEncryptor::new(&file_key, &mut rng).nonce();
+
+        // Pass 1: plaintext digest and size; payload digest and length.
+        let mut plaintext_hasher = Sha256::new();
+        let mut size: u64 = 0;
+        let mut payload_hasher = PayloadHasher::new();
+        {
+            let source = HashingReader {
+                inner: open_source()?,
+                hasher: &mut plaintext_hasher,
+                count: &mut size,
+            };
+            let mut encrypted =
+                EncryptingReader::new(PayloadEncryptor::with_nonce(&file_key, nonce), source);
+            io::copy(&mut encrypted, &mut payload_hasher)?;
+        }
+        let (payload_digest, payload_len) = payload_hasher.finalize();
+        let plaintext_digest: [u8; 32] = plaintext_hasher.finalize().into();
+
+        let binding = MetadataBinding {
+            matter_id: *matter,
+            document_id,
+            version,
+        };
+        let metadata = Metadata::new(file_name, mime_type, size, plaintext_digest)
+            .map_err(|e| ClientError::Invalid(format!("{e}; rename the file")))?
+            .seal(&file_key, &binding);
+        let manifest = Manifest::new(ManifestTerms {
+            matter_id: *matter,
+            document_id,
+            version,
+            previous,
+            payload_digest,
+            payload_len,
+            key_commitment: KeyCommitment::derive(&file_key),
+            metadata_digest: metadata.digest(),
+            created_at: now(),
+        })
+        .map_err(|e| ClientError::Invalid(e.to_string()))?;
+        let manifest = Signed::sign(manifest, self.key());
+
+        // Wrapped keys: me, everyone carried over, and the new shares.
+        let mut recipients: Vec<PublicIdentity> = vec![self.me.public()];
+        for p in carried.iter().chain(shares.iter().map(|s| &s.with)) {
+            if !recipients.contains(p) {
+                recipients.push(*p);
+            }
+        }
+        let mut stanzas = Vec::new();
+        let mut stanza_of = Vec::new();
+        for p in &recipients {
+            let s = age::x25519::wrap_file_key(&file_key, &p.encryption, &mut rng);
+            stanza_of.push((p.signing, s.digest()));
+            stanzas.push(RecipientStanza {
+                recipient: p.signing.to_bytes().into(),
+                stanza: s.to_bytes().into(),
+            });
+        }
+        let mut grants = Vec::new();
+        if !shares.is_empty() {
+            let scope = Scope::Document(document_id);
+            let parent = match self.grants(matter) {
+                Ok((m, g, r)) => self.authority(&m, &g, &r, &scope)?,
+                Err(e) => return Err(e),
+            };
+            for share in shares {
+                let digest = stanza_of
+                    .iter()
+                    .find(|(k, _)| *k == share.with.signing)
+                    .map(|(_, d)| *d)
+                    .ok_or_else(|| ClientError::Invalid("missing stanza".into()))?;
+                let grant = Grant::new(GrantTerms {
+                    grant_id: GrantId::generate(&mut rng),
+                    matter_id: *matter,
+                    scope,
+                    grantee: share.with,
+                    rights: share.rights,
+                    validity: share.validity,
+                    wrapped_key: Some(WrappedKeyBinding {
+                        version,
+                        stanza_digest: StanzaDigest(digest),
+                    }),
+                    parent,
+                    issued_at: now(),
+                })
+                .map_err(|e| ClientError::Invalid(e.to_string()))?;
+                grants.push(Signed::sign(grant, self.key()).as_bytes().to_vec().into());
+            }
+        }
+        let envelope = lexvault_core::api::encode(&UploadEnvelope {
+            manifest: manifest.as_bytes().to_vec().into(),
+            metadata: metadata.as_bytes().to_vec().into(),
+            stanzas,
+            grants,
+        });
+
+        // Pass 2: the same bytes again, streamed to the server.
+        let mut sent: u64 = 0;
+        let source = ProgressReader {
+            inner: open_source()?,
+            sent: &mut sent,
+            progress,
+        };
+        let payload = EncryptingReader::new(PayloadEncryptor::with_nonce(&file_key, nonce), source);
+        let _: MatterList = self.client.upload(
+            self.key(),
+            &format!("/v1/documents/{}/versions", hex_id(document_id.as_bytes())),
+            &envelope,
+            payload,
+            payload_len,
+        )?;
+        Ok((document_id, version))
+    }
+
+    /// A document with every version's manifest verified, each the
+    /// successor of the one before, and the caller's access verified.
+    pub fn document(&self, id: &DocumentId) -> ClientResult<VerifiedDocument> {
+        let view: DocumentView = self.client.get(
+            self.key(),
+            &format!("/v1/documents/{}", hex_id(id.as_bytes())),
+        )?;
+        let matter = verify_matter(&view.matter).map_err(verification)?;
+        let grants = view
+            .grants
+            .iter()
+            .map(|g| parse_grant(g).map_err(verification))
+            .collect::<ClientResult<Vec<_>>>()?;
+        let revocations = view
+            .revocations
+            .iter()
+            .map(|r| parse_revocation(r).map_err(verification))
+            .collect::<ClientResult<Vec<_>>>()?;
+        let mut versions: Vec<(Signed<Manifest>, VersionView)> = Vec::new();
+        for v in view.versions {
+            let manifest = verify_manifest(&v.manifest).map_err(verification)?;
+            let terms = manifest.record();
+            if terms.document_id() != id || terms.matter_id() != matter.id() {
+                return Err(verification(
+                    "the server served a manifest of another document",
+                ));
+            }
+            match versions.last() {
+                None if terms.version() != VersionNumber::FIRST || terms.previous().is_some() => {
+                    return Err(verification(
+                        "the document's history does not start at version 1",
+                    ));
+                }
+                Some((previous, _)) => {
+                    verify_succession(previous, &manifest).map_err(|_| {
+                        verification("the document's versions do not follow one another")
+                    })?;
+                }
+                None => {}
+            }
+            versions.push((manifest, v));
+        }
+        let me = self.me.public().signing;
+        let access = if matter.creator() == &me {
+            Vec::new()
+        } else {
+            let t = now();
+            let mine: Vec<VerifiedGrant> = grants
+                .iter()
+                .filter(|g| g.record().grantee().signing == me)
+                .filter_map(|g| {
+                    verify_grant_chain(&matter, g, grants.as_slice(), &revocations, t).ok()
+                })
+                .filter(|g| g.scope().includes(id))
+                .collect();
+            if mine.is_empty() {
+                return Err(verification(
+                    "the server served a document without a grant in force for you",
+                ));
+            }
+            mine
+        };
+        Ok(VerifiedDocument {
+            matter,
+            versions,
+            access,
+            grants,
+            revocations,
+        })
+    }
+
+    /// Opens the latest version of a document: verifies it, unwraps the
+    /// file key and decrypts the metadata.
+    pub fn open_latest(&self, id: &DocumentId) -> ClientResult<OpenedVersion> {
+        let doc = self.document(id)?;
+        let (manifest, view) = doc
+            .versions
+            .last()
+            .ok_or_else(|| verification("the document has no versions"))?;
+        open_version(&doc.matter, manifest, view, &self.me)
+    }
+
+    /// Downloads the payload of `opened` into `payload_file`, resuming after
+    /// the bytes it already holds, and checks it against the manifest. Only
+    /// a payload that matches is kept.
+    pub fn fetch_payload(
+        &self,
+        opened: &OpenedVersion,
+        payload_file: &mut std::fs::File,
+        progress: &mut dyn FnMut(u64),
+    ) -> ClientResult<()> {
+        let path = format!(
+            "/v1/documents/{}/versions/{}/payload",
+            hex_id(opened.document_id().as_bytes()),
+            opened.version().get()
+        );
+        fetch_into(
+            &self.client,
+            self.key(),
+            &path,
+            &opened.manifest,
+            payload_file,
+            progress,
+        )
+    }
+
+    /// Adds wrapped keys of a version for more recipients.
+    pub fn add_stanzas(
+        &self,
+        opened: &OpenedVersion,
+        recipients: &[PublicIdentity],
+    ) -> ClientResult<()> {
+        let stanzas = recipients
+            .iter()
+            .map(|p| RecipientStanza {
+                recipient: p.signing.to_bytes().into(),
+                stanza: age::x25519::wrap_file_key(&opened.file_key, &p.encryption, &mut os_rng())
+                    .to_bytes()
+                    .into(),
+            })
+            .collect();
+        self.client.post_empty_answer(
+            self.key(),
+            &format!(
+                "/v1/matters/{}/stanzas",
+                hex_id(opened.matter.id().as_bytes())
+            ),
+            &AddStanzas {
+                document_id: opened.document_id().as_bytes().to_owned().into(),
+                version: opened.version().get(),
+                stanzas,
+            },
+        )
+    }
+
+    /// The documents of a matter this identity may view, each latest
+    /// version opened.
+    pub fn documents(&self, matter: &MatterId) -> ClientResult<Vec<OpenedVersion>> {
+        let list: DocumentList = self.client.get(
+            self.key(),
+            &format!("/v1/matters/{}/documents", hex_id(matter.as_bytes())),
+        )?;
+        let (m, _, _) = self.grants(matter)?;
+        list.documents
+            .iter()
+            .map(|d| {
+                let manifest = verify_manifest(&d.latest.manifest).map_err(verification)?;
+                if manifest.record().document_id().as_bytes() != &*d.document_id {
+                    return Err(verification("a listing names the wrong document"));
+                }
+                open_version(&m, &manifest, &d.latest, &self.me)
+            })
+            .collect()
+    }
+}
+
+/// Verifies a served grant list: the matter record and every signature.
+pub fn verify_grant_list(list: &GrantList) -> ClientResult<MatterRecords> {
+    let matter = verify_matter(&list.matter).map_err(verification)?;
+    let grants = list
+        .grants
+        .iter()
+        .map(|g| parse_grant(g).map_err(verification))
+        .collect::<ClientResult<Vec<_>>>()?;
+    let revocations = list
+        .revocations
+        .iter()
+        .map(|r| parse_revocation(r).map_err(verification))
+        .collect::<ClientResult<Vec<_>>>()?;
+    if grants.iter().any(|g| g.record().matter_id() != matter.id()) {
+        return Err(verification("a grant of another matter was served"));
+    }
+    Ok((matter, grants, revocations))
+}
+
+/// Opens one served version for `me`: the stanza unwraps a file key that
+/// the manifest commits to, and the metadata opens under the manifest's
+/// binding.
+pub fn open_version(
+    matter: &VerifiedMatter,
+    manifest: &Signed<Manifest>,
+    view: &VersionView,
+    me: &Identity,
+) -> ClientResult<OpenedVersion> {
+    let terms = manifest.record();
+    if terms.matter_id() != matter.id() {
+        return Err(verification("the manifest belongs to another matter"));
+    }
+    if verify_manifest(&view.manifest).map(|m| m.digest()) != Ok(manifest.digest()) {
+        return Err(verification("the served manifest changed"));
+    }
+    let stanza_bytes = view.stanza.as_ref().ok_or_else(|| {
+        ClientError::Invalid(
+            "this version's key was not shared with you; ask whoever shared the document".into(),
+        )
+    })?;
+    let stanza = Stanza::parse(stanza_bytes).map_err(verification)?;
+    let file_key = age::x25519::unwrap_file_key(&stanza, me.encryption_key())
+        .map_err(verification)?
+        .ok_or_else(|| verification("the served key is not wrapped to you"))?;
+    terms.check_file_key(&file_key).map_err(verification)?;
+    let sealed = SealedMetadata::from_bytes(view.metadata.to_vec());
+    terms
+        .check_metadata(&sealed.digest())
+        .map_err(verification)?;
+    let metadata = sealed
+        .open(
+            &file_key,
+            &MetadataBinding {
+                matter_id: *terms.matter_id(),
+                document_id: *terms.document_id(),
+                version: terms.version(),
+            },
+        )
+        .map_err(verification)?;
+    Ok(OpenedVersion {
+        matter: matter.clone(),
+        manifest: manifest.clone(),
+        metadata,
+        file_key,
+        stanza,
+    })
+}
+
+/// Downloads a payload into `file`, resuming after its current length, and
+/// checks the whole file against the manifest's digest and length. On a
+/// mismatch the file is emptied.
+pub fn fetch_into(
+    client: &Client,
+    key: &lexvault_core::keys::SigningSecretKey,
+    path: &str,
+    manifest: &Signed<Manifest>,
+    file: &mut std::fs::File,
+    progress: &mut dyn FnMut(u64),
+) -> ClientResult<()> {
+    let expected = manifest.record().terms().payload_len;
+    let mut have = file.seek(SeekFrom::End(0))?;
+    if have > expected {
+        file.set_len(0)?;
+        have = file.seek(SeekFrom::Start(0))?;
+    }
+    if have < expected {
+        let mut download = client.download(key, path, have)?;
+        let mut buf = vec![0u8; 256 * 1024];
+        loop {
+            let n = match download.body.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    file.flush()?;
+                    return Err(ClientError::Transport(format!(
+                        "the download was interrupted ({e}); run the same command again to resume"
+                    )));
+                }
+            };
+            have += n as u64;
+            if have > expected {
+                file.set_len(0)?;
+                return Err(verification(
+                    "the server sent more bytes than the manifest says",
+                ));
+            }
+            file.write_all(buf.get(..n).unwrap_or_default())?;
+            progress(have);
+        }
+        file.flush()?;
+    }
+    file.seek(SeekFrom::Start(0))?;
+    let mut hasher = PayloadHasher::new();
+    io::copy(file, &mut hasher)?;
+    let (digest, len) = hasher.finalize();
+    if manifest.record().check_payload(&digest, len).is_err() {
+        file.set_len(0)?;
+        return Err(verification(
+            "the downloaded payload does not match the manifest; it was discarded",
+        ));
+    }
+    file.seek(SeekFrom::Start(0))?;
+    Ok(())
+}
+
+/// Decrypts a verified payload (`fetch_into` succeeded) to `out`, and
+/// checks the plaintext against the metadata's digest and size.
+pub fn decrypt_payload(
+    opened: &OpenedVersion,
+    payload: impl Read,
+    out: &mut dyn Write,
+) -> ClientResult<()> {
+    let mut reader = StreamReader::new(&opened.file_key, payload)?;
+    let mut hasher = Sha256::new();
+    let mut size: u64 = 0;
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = reader.read(&mut buf).map_err(verification)?;
+        if n == 0 {
+            break;
+        }
+        let chunk = buf.get(..n).unwrap_or_default();
+        hasher.update(chunk);
+        size += n as u64;
+        out.write_all(chunk)?;
+    }
+    let digest: [u8; 32] = hasher.finalize().into();
+    if &digest != opened.metadata.plaintext_digest() || size != opened.metadata.size() {
+        return Err(verification(
+            "the plaintext does not match the uploader's digest",
+        ));
+    }
+    Ok(())
+}
+
+struct HashingReader<'a, R> {
+    inner: R,
+    hasher: &'a mut Sha256,
+    count: &'a mut u64,
+}
+
+impl<R: Read> Read for HashingReader<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let read = buf.get(..n).unwrap_or_default();
+        self.hasher.update(read);
+        *self.count += n as u64;
+        Ok(n)
+    }
+}
+
+struct ProgressReader<'a, R> {
+    inner: R,
+    sent: &'a mut u64,
+    progress: &'a mut dyn FnMut(u64),
+}
+
+impl<R: Read> Read for ProgressReader<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        *self.sent += n as u64;
+        (self.progress)(*self.sent);
+        Ok(n)
+    }
+}

@@ -1,0 +1,1 @@
+-- 2: share links (filled in by the links change).

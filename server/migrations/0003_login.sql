@@ -1,0 +1,1 @@
+-- 3: password login records (filled in by the login change).
