@@ -404,6 +404,10 @@ pub struct LinkStatus {
     /// Whether failed attempts locked it.
     #[n(9)]
     pub locked: bool,
+    /// The record digest of the link's grant, so its sharer can also revoke
+    /// the grant itself.
+    #[n(10)]
+    pub grant: ByteArray<32>,
 }
 
 // ---------------------------------------------------------------------------
