@@ -1,72 +1,261 @@
 //! `lexvault`: the firm's and the auditor's command-line client.
 //!
-//! Until the server milestone lands, the client offers the age-compatible
-//! commands of the crypto core: it generates identities and encrypts and
-//! decrypts standard age files, which stock `age` and `rage` read too. The
-//! vault commands (`init`, `put`, `get`, `grant`, …) build on these.
+//! Every command is a thin shell over the client library
+//! (`lexvault_client`) and the crypto core: it parses arguments, reads the
+//! password, and prints what happened for people or, with `--json`, for
+//! scripts.
 
-use std::fs::{self, File};
-use std::io::{self, BufReader, Read, Write};
-use std::path::{Path, PathBuf};
+mod cmd;
+
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use lexvault_core::age::{self, ArmoredWriter, Decryptor, Identity, Recipients};
-use lexvault_core::keys::{EncryptionPublicKey, EncryptionSecretKey};
-use lexvault_core::secret::FileKey;
-use rand_core::UnwrapErr;
+use clap::{Args, Parser, Subcommand};
+use cmd::Failure;
+use cmd::profile::{HOME_ENV, PasswordSource, Profile};
+use cmd::vault::Context;
 
-const USAGE: &str = "\
-lexvault — end-to-end encrypted document vault (command-line client)
-
-USAGE:
-    lexvault keygen [-o FILE]
-    lexvault encrypt -r RECIPIENT [-r RECIPIENT ...] [-a] [-o OUTPUT] [INPUT]
-    lexvault decrypt -i IDENTITY_FILE [-o OUTPUT] [INPUT]
-
-COMMANDS:
-    keygen    Create an identity: prints its age1… recipient on stderr and
-              writes the AGE-SECRET-KEY-1… identity to FILE (or stdout).
-    encrypt   Encrypt INPUT (or stdin) to age1… recipients as an age file.
-    decrypt   Decrypt an age file (binary or armored) with an identity file.
-
-OPTIONS:
-    -r, --recipient   An age1… recipient (repeatable).
-    -i, --identity    A file of AGE-SECRET-KEY-1… lines ('#' lines ignored).
-    -a, --armor       Write the ASCII-armored form.
-    -o, --output      Write here instead of stdout. The file appears only
-                      when the command succeeds; nothing partial is left.
-
+const AFTER_HELP: &str = "\
 EXAMPLES:
-    lexvault keygen -o client.key
-    lexvault encrypt -r age1... -o settlement.pdf.age settlement.pdf
-    lexvault decrypt -i client.key -o settlement.pdf settlement.pdf.age
+    lexvault --server https://vault.firm.example init --name \"Ada Attorney\"
+    lexvault register
+    lexvault matter create
+    lexvault put 3f2a…(matter) settlement.pdf --share 9c1e…(client's key):view,download
+    lexvault ls 3f2a…
+    lexvault get 7b9d…(document) -o settlement.pdf
+    lexvault grant 3f2a… --to 9c1e… --document 7b9d… --rights view --until 30d
+    lexvault revoke 3f2a… 51c0…(grant)
+    lexvault rekey 7b9d…
+    lexvault export 7b9d… -o settlement.pdf.age      (then: age -d -i key.txt …)
+    lexvault log 3f2a…
 
-EXIT CODES: 0 success, 1 failure (see the message), 2 usage error.";
+PASSWORD: typed at a prompt; for automation set LEXVAULT_PASSWORD or pass
+--password-fd N (one line is read from that descriptor).
 
-/// A failure to report: the message says what went wrong and what to do.
-struct Failure {
-    message: String,
-    usage: bool,
+EXIT CODES: 0 success, 1 failure (the message says what to do), 2 usage error.";
+
+/// lexvault — end-to-end encrypted document vault (command-line client).
+#[derive(Debug, Parser)]
+#[command(name = "lexvault", version, after_help = AFTER_HELP)]
+struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Command,
 }
 
-impl Failure {
-    fn usage(message: impl Into<String>) -> Self {
-        Self {
-            message: message.into(),
-            usage: true,
-        }
-    }
-    fn new(message: impl Into<String>) -> Self {
-        Self {
-            message: message.into(),
-            usage: false,
-        }
-    }
+#[derive(Debug, Args)]
+struct Global {
+    /// Profile directory (default: the platform's config directory).
+    #[arg(long, global = true, env = HOME_ENV, value_name = "DIR")]
+    home: Option<PathBuf>,
+    /// Server address, e.g. https://vault.firm.example (remembered).
+    #[arg(long, global = true, env = "LEXVAULT_SERVER", value_name = "URL")]
+    server: Option<String>,
+    /// Print results as JSON, one value per command, for scripts.
+    #[arg(long, global = true)]
+    json: bool,
+    /// Read the password from this file descriptor instead of prompting.
+    #[arg(long, global = true, value_name = "N")]
+    password_fd: Option<u32>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create an identity on this machine, sealed under a password.
+    Init {
+        /// Your name as others will see it.
+        #[arg(long)]
+        name: String,
+        /// Argon2id memory for sealing, in MiB (default 64; at least 19).
+        #[arg(long, value_name = "MIB")]
+        argon2_memory_mib: Option<u32>,
+        /// Replace an existing identity.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Publish your key bundle to the server.
+    Register,
+    /// Install a sealed identity copied from another machine.
+    Unlock {
+        /// The file `lexvault whoami --backup` wrote.
+        #[arg(long, value_name = "FILE")]
+        backup: PathBuf,
+    },
+    /// Show your identity: name, fingerprint, key, age recipient.
+    Whoami {
+        /// Also write your public key bundle here (for `lexvault-server init-admin`).
+        #[arg(long, value_name = "FILE")]
+        bundle: Option<PathBuf>,
+        /// Also write a copy of your sealed identity here (for `lexvault unlock`).
+        #[arg(long, value_name = "FILE")]
+        backup: Option<PathBuf>,
+    },
+    /// Show the fingerprint of a published identity (yours without KEY).
+    Fingerprint {
+        /// The identity's key (64 hex digits).
+        key: Option<String>,
+    },
+    /// Firm membership (administrator).
+    #[command(subcommand)]
+    Member(MemberCommand),
+    /// Matters.
+    #[command(subcommand)]
+    Matter(MatterCommand),
+    /// Encrypt and upload a document (or a new version of one).
+    Put {
+        /// The matter id.
+        matter: String,
+        /// The file to upload.
+        file: PathBuf,
+        /// Upload a new version of this document.
+        #[arg(long, value_name = "DOCUMENT")]
+        document: Option<String>,
+        /// The document's name (default: the file's name).
+        #[arg(long)]
+        name: Option<String>,
+        /// The document's MIME type.
+        #[arg(long, default_value = "application/octet-stream")]
+        mime: String,
+        /// Share with KEY, optionally with rights (KEY:view,download). Repeatable.
+        #[arg(long, value_name = "KEY[:RIGHTS]")]
+        share: Vec<String>,
+        /// How long shares last, e.g. 48h or 30d (default: until revoked).
+        #[arg(long, value_name = "DURATION")]
+        until: Option<String>,
+    },
+    /// List the documents of a matter you may see.
+    Ls {
+        /// The matter id.
+        matter: String,
+    },
+    /// Download, verify and decrypt a document; run again to resume.
+    Get {
+        /// The document id.
+        document: String,
+        /// Where to save it (default: its name, in this directory).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// Grant rights over a matter or one document.
+    Grant {
+        /// The matter id.
+        matter: String,
+        /// The grantee's key (64 hex digits).
+        #[arg(long, value_name = "KEY")]
+        to: String,
+        /// Only this document (default: the whole matter).
+        #[arg(long)]
+        document: Option<String>,
+        /// view, download, upload, share, sign or all (comma-separated).
+        #[arg(long, default_value = "view,download")]
+        rights: String,
+        /// How long the grant lasts, e.g. 48h or 30d (default: until revoked).
+        #[arg(long, value_name = "DURATION")]
+        until: Option<String>,
+    },
+    /// Revoke a grant (its digest from `matter members`).
+    Revoke {
+        /// The matter id.
+        matter: String,
+        /// The grant's digest (64 hex digits).
+        grant: String,
+    },
+    /// Re-encrypt the latest version under a fresh key for the grantees in force.
+    Rekey {
+        /// The document id.
+        document: String,
+    },
+    /// Export a document as a standard age file for your own key.
+    Export {
+        /// The document id.
+        document: String,
+        /// The age file to write.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Write ASCII armor.
+        #[arg(short, long)]
+        armor: bool,
+    },
+    /// Import an age file encrypted to your recipient as a new document.
+    Import {
+        /// The matter id.
+        matter: String,
+        /// The age file.
+        file: PathBuf,
+        /// The document's name (default: the file's name without .age).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Show a matter's events, with who did what.
+    Log {
+        /// The matter id.
+        matter: String,
+    },
+    /// Create a standalone age identity (not a vault identity).
+    Keygen {
+        /// Write the identity here instead of stdout.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// Encrypt a file to age recipients (standard age output).
+    Encrypt {
+        /// An age1… recipient. Repeatable.
+        #[arg(short, long = "recipient", required = true)]
+        recipients: Vec<String>,
+        /// Write ASCII armor.
+        #[arg(short, long)]
+        armor: bool,
+        /// Write here instead of stdout.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// The input (default: stdin).
+        input: Option<PathBuf>,
+    },
+    /// Decrypt an age file with an identity file.
+    Decrypt {
+        /// A file of AGE-SECRET-KEY-1… lines.
+        #[arg(short, long, required = true)]
+        identity: PathBuf,
+        /// Write here instead of stdout.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// The input (default: stdin).
+        input: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum MemberCommand {
+    /// Certify a registered person as a member of staff.
+    Certify {
+        /// Their key (64 hex digits).
+        key: String,
+        /// attorney, paralegal or administrator.
+        #[arg(long)]
+        role: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum MatterCommand {
+    /// Create a matter.
+    Create,
+    /// List your matters.
+    List,
+    /// Show a matter's grants and who holds them.
+    Members {
+        /// The matter id.
+        matter: String,
+    },
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match run(&args) {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
             eprintln!("lexvault: {}", failure.message);
@@ -80,212 +269,93 @@ fn main() -> ExitCode {
     }
 }
 
-#[derive(Default)]
-struct Options {
-    recipients: Vec<String>,
-    identity: Option<PathBuf>,
-    output: Option<PathBuf>,
-    armor: bool,
-    input: Option<PathBuf>,
-}
-
-fn parse_options(args: &[String]) -> Result<Options, Failure> {
-    let mut options = Options::default();
-    let mut args = args.iter();
-    while let Some(arg) = args.next() {
-        let mut value = |name: &str| {
-            args.next()
-                .cloned()
-                .ok_or_else(|| Failure::usage(format!("{name} needs a value")))
-        };
-        match arg.as_str() {
-            "-r" | "--recipient" => options.recipients.push(value(arg)?),
-            "-i" | "--identity" => options.identity = Some(value(arg)?.into()),
-            "-o" | "--output" => options.output = Some(value(arg)?.into()),
-            "-a" | "--armor" => options.armor = true,
-            flag if flag.starts_with('-') && flag != "-" => {
-                return Err(Failure::usage(format!("unknown option {flag}")));
-            }
-            path => {
-                if options.input.replace(path.into()).is_some() {
-                    return Err(Failure::usage("give at most one input file"));
-                }
-            }
-        }
+fn run(cli: Cli) -> Result<(), Failure> {
+    use cmd::{age_files, vault};
+    // The standalone age commands need no profile.
+    match &cli.command {
+        Command::Keygen { output } => return age_files::keygen(output.as_deref()),
+        Command::Encrypt {
+            recipients,
+            armor,
+            output,
+            input,
+        } => return age_files::encrypt(recipients, *armor, output.as_deref(), input.as_deref()),
+        Command::Decrypt {
+            identity,
+            output,
+            input,
+        } => return age_files::decrypt(identity, output.as_deref(), input.as_deref()),
+        _ => {}
     }
-    Ok(options)
-}
-
-fn run(args: &[String]) -> Result<(), Failure> {
-    let Some((command, rest)) = args.split_first() else {
-        println!("{USAGE}");
-        return Ok(());
+    let mut ctx = Context {
+        profile: Profile::locate(cli.global.home.as_deref())?,
+        server: cli.global.server,
+        password: PasswordSource {
+            fd: cli.global.password_fd,
+        },
+        json: cli.global.json,
     };
-    match command.as_str() {
-        "-h" | "--help" | "help" => {
-            println!("{USAGE}");
-            Ok(())
+    match cli.command {
+        Command::Init {
+            name,
+            argon2_memory_mib,
+            force,
+        } => vault::init(&mut ctx, &name, argon2_memory_mib, force),
+        Command::Register => vault::register(&mut ctx),
+        Command::Unlock { backup } => vault::unlock(&mut ctx, &backup),
+        Command::Whoami { bundle, backup } => {
+            vault::whoami(&ctx, bundle.as_deref(), backup.as_deref())
         }
-        "-V" | "--version" => {
-            println!("lexvault {}", env!("CARGO_PKG_VERSION"));
-            Ok(())
+        Command::Fingerprint { key } => vault::fingerprint(&ctx, key.as_deref()),
+        Command::Member(MemberCommand::Certify { key, role }) => vault::certify(&ctx, &key, &role),
+        Command::Matter(MatterCommand::Create) => vault::matter_create(&ctx),
+        Command::Matter(MatterCommand::List) => vault::matter_list(&ctx),
+        Command::Matter(MatterCommand::Members { matter }) => vault::matter_members(&ctx, &matter),
+        Command::Put {
+            matter,
+            file,
+            document,
+            name,
+            mime,
+            share,
+            until,
+        } => vault::put(
+            &ctx,
+            &matter,
+            &file,
+            document.as_deref(),
+            name.as_deref(),
+            &mime,
+            &share,
+            until.as_deref(),
+        ),
+        Command::Ls { matter } => vault::ls(&ctx, &matter),
+        Command::Get { document, output } => vault::get(&ctx, &document, output.as_deref()),
+        Command::Grant {
+            matter,
+            to,
+            document,
+            rights,
+            until,
+        } => vault::grant(
+            &ctx,
+            &matter,
+            &to,
+            document.as_deref(),
+            &rights,
+            until.as_deref(),
+        ),
+        Command::Revoke { matter, grant } => vault::revoke(&ctx, &matter, &grant),
+        Command::Rekey { document } => vault::rekey(&ctx, &document),
+        Command::Export {
+            document,
+            output,
+            armor,
+        } => vault::export(&ctx, &document, &output, armor),
+        Command::Import { matter, file, name } => {
+            vault::import(&ctx, &matter, &file, name.as_deref())
         }
-        "keygen" => keygen(parse_options(rest)?),
-        "encrypt" => encrypt(parse_options(rest)?),
-        "decrypt" => decrypt(parse_options(rest)?),
-        other => Err(Failure::usage(format!("unknown command '{other}'"))),
+        Command::Log { matter } => vault::log(&ctx, &matter),
+        Command::Keygen { .. } | Command::Encrypt { .. } | Command::Decrypt { .. } => Ok(()),
     }
-}
-
-fn rng() -> UnwrapErr<getrandom::SysRng> {
-    UnwrapErr(getrandom::SysRng)
-}
-
-fn keygen(options: Options) -> Result<(), Failure> {
-    let key = EncryptionSecretKey::generate(&mut rng());
-    let recipient = key.public_key();
-    let identity = key.to_age_identity();
-    eprintln!("Public key: {recipient}");
-    with_output(options.output.as_deref(), |out| {
-        writeln!(out, "# created by lexvault {}", env!("CARGO_PKG_VERSION"))?;
-        writeln!(out, "# public key: {recipient}")?;
-        writeln!(out, "{}", identity.expose_secret())
-    })
-}
-
-fn encrypt(options: Options) -> Result<(), Failure> {
-    if options.recipients.is_empty() {
-        return Err(Failure::usage(
-            "encrypt needs at least one -r age1… recipient",
-        ));
-    }
-    let recipients = options
-        .recipients
-        .iter()
-        .map(|r| {
-            r.parse::<EncryptionPublicKey>()
-                .map_err(|e| Failure::new(format!("recipient '{r}': {e}")))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let mut input = open_input(options.input.as_deref())?;
-    let mut rng = rng();
-    let file_key = FileKey::generate(&mut rng);
-    with_output(options.output.as_deref(), |out| {
-        let to_io = |e: age::EncryptError| io::Error::other(e.to_string());
-        if options.armor {
-            let armored = ArmoredWriter::new(out);
-            let mut writer = age::encrypt(
-                &file_key,
-                Recipients::X25519(&recipients),
-                armored,
-                &mut rng,
-            )
-            .map_err(to_io)?;
-            io::copy(&mut input, &mut writer)?;
-            writer.finish()?.finish()?;
-        } else {
-            let mut writer =
-                age::encrypt(&file_key, Recipients::X25519(&recipients), out, &mut rng)
-                    .map_err(to_io)?;
-            io::copy(&mut input, &mut writer)?;
-            writer.finish()?;
-        }
-        Ok(())
-    })
-}
-
-fn decrypt(options: Options) -> Result<(), Failure> {
-    let Some(identity_path) = options.identity.as_deref() else {
-        return Err(Failure::usage("decrypt needs -i IDENTITY_FILE"));
-    };
-    let keys = read_identity_file(identity_path)?;
-    let identities: Vec<Identity<'_>> = keys.iter().map(Identity::from).collect();
-    let input = open_input(options.input.as_deref())?;
-    let decryptor = Decryptor::new(BufReader::new(input))
-        .map_err(|e| Failure::new(format!("cannot read the age file: {e}")))?;
-    let mut reader = decryptor.decrypt(&identities).map_err(|e| {
-        Failure::new(format!(
-            "cannot decrypt: {e}; check that the identity file matches a recipient"
-        ))
-    })?;
-    with_output(options.output.as_deref(), |out| {
-        io::copy(&mut reader, out).map(|_| ())
-    })
-}
-
-fn read_identity_file(path: &Path) -> Result<Vec<EncryptionSecretKey>, Failure> {
-    let text = fs::read_to_string(path)
-        .map_err(|e| Failure::new(format!("cannot read identity file {}: {e}", path.display())))?;
-    let keys = text
-        .lines()
-        .map(str::trim)
-        .filter(|line| !line.is_empty() && !line.starts_with('#'))
-        .enumerate()
-        .map(|(n, line)| {
-            EncryptionSecretKey::from_age_identity(line).map_err(|e| {
-                Failure::new(format!(
-                    "identity file {}, key {}: {e}",
-                    path.display(),
-                    n + 1
-                ))
-            })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    if keys.is_empty() {
-        return Err(Failure::new(format!(
-            "identity file {} holds no AGE-SECRET-KEY-1… line; create one with 'lexvault keygen'",
-            path.display()
-        )));
-    }
-    Ok(keys)
-}
-
-fn open_input(path: Option<&Path>) -> Result<Box<dyn Read>, Failure> {
-    match path {
-        None => Ok(Box::new(io::stdin().lock())),
-        Some(p) if p == Path::new("-") => Ok(Box::new(io::stdin().lock())),
-        Some(p) => File::open(p)
-            .map(|f| Box::new(f) as Box<dyn Read>)
-            .map_err(|e| Failure::new(format!("cannot open {}: {e}", p.display()))),
-    }
-}
-
-/// Creates a new file readable only by its owner: outputs are identity
-/// files and decrypted privileged documents.
-fn create_private(path: &Path) -> io::Result<File> {
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path)
-}
-
-/// Runs `write` against stdout or against a temporary file beside `path`
-/// that is renamed into place only when `write` succeeds.
-fn with_output(
-    path: Option<&Path>,
-    write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
-) -> Result<(), Failure> {
-    let Some(path) = path else {
-        let stdout = io::stdout();
-        let mut lock = stdout.lock();
-        return write(&mut lock)
-            .and_then(|()| lock.flush())
-            .map_err(|e| Failure::new(e.to_string()));
-    };
-    let mut temp_name = path
-        .file_name()
-        .map(|n| n.to_os_string())
-        .unwrap_or_default();
-    temp_name.push(".lexvault-partial");
-    let temp = path.with_file_name(temp_name);
-    let result = create_private(&temp).and_then(|mut file| {
-        write(&mut file)?;
-        file.sync_all()?;
-        fs::rename(&temp, path)
-    });
-    result.map_err(|e| {
-        let _ = fs::remove_file(&temp);
-        Failure::new(format!("{}: {e}; nothing was written", path.display()))
-    })
 }

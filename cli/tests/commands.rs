@@ -128,7 +128,11 @@ fn usage_errors_exit_2_with_a_hint() {
     ] {
         let out = lexvault(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
-        assert!(String::from_utf8_lossy(&out.stderr).contains("lexvault --help"));
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("--help"),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     let out = lexvault(&["encrypt", "-r", "age1notarecipient"]);
     assert_eq!(out.status.code(), Some(1));
