@@ -9,9 +9,9 @@
 
 use super::{DigestBytes, IdBytes, KeyBytes, NewEvent, NewGrant, StoreResult};
 
-/// Opens signed by a key that is neither the link's nor its claimer's
-/// (a wrong passphrase derives another key) after which the link is locked
-/// for good.
+/// Opens of a passphrase link signed by a key that is neither the link's
+/// nor its claimer's (a wrong passphrase derives another key) after which
+/// the link is locked for good.
 pub const MAX_FAILED_ATTEMPTS: u32 = 5;
 
 /// A link to store, with its verified grant.
@@ -155,9 +155,11 @@ pub trait LinkStore: Send + Sync + 'static {
     /// Counts the open, issues the ticket and appends `event` (its matter,
     /// document and version filled in from the link).
     ///
-    /// `None` when it does not open; a caller that is neither the link's
-    /// key nor its claim key then counts as a failed attempt, the
-    /// [`MAX_FAILED_ATTEMPTS`]th of which locks the link.
+    /// `None` when it does not open. On a link with a passphrase, a caller
+    /// that is neither the link's key nor its claim key then counts as a
+    /// failed attempt, the [`MAX_FAILED_ATTEMPTS`]th of which locks the
+    /// link. (Without a passphrase there is nothing to guess, and counting
+    /// would let anyone who saw the link id lock it.)
     fn open_link(
         &self,
         attempt: OpenAttempt,

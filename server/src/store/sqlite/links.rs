@@ -127,11 +127,14 @@ impl LinkStore for SqliteStore {
                 )
                 .optional()?;
             let Some((link, stanza)) = opened else {
-                // A key that is neither the link's nor its claimer's is a
-                // guess (a wrong passphrase derives another key).
+                // On a link with a passphrase, a key that is neither the
+                // link's nor its claimer's is a guess: a wrong passphrase
+                // derives another key. Without a passphrase there is nothing
+                // to guess online, and counting would only let anyone who
+                // saw the link id lock it.
                 tx.execute(
                     "UPDATE links SET failed_attempts = failed_attempts + 1
-                     WHERE id = ?1 AND failed_attempts < ?3
+                     WHERE id = ?1 AND passphrase = 1 AND failed_attempts < ?3
                        AND grantee_key != ?2
                        AND (claimed_key IS NULL OR claimed_key != ?2)",
                     params![attempt.link_id.as_slice(), caller, MAX_FAILED_ATTEMPTS],
@@ -264,6 +267,7 @@ mod tests {
         dir: &tempfile::TempDir,
         max_opens: Option<u32>,
         claim_once: bool,
+        passphrase: bool,
     ) -> SqliteStore {
         let store = SqliteStore::open(&dir.path().join("db")).unwrap();
         let (matter, document, creator) = ([1; 16], [2; 16], [5; 32]);
@@ -304,7 +308,7 @@ mod tests {
                     created_at: 1,
                     expires_at: 1000,
                     max_opens,
-                    passphrase: false,
+                    passphrase,
                     claim_once,
                 },
                 NewGrant {
@@ -333,7 +337,7 @@ mod tests {
     #[test]
     fn concurrent_opens_never_exceed_the_limit() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Arc::new(store_with_link(&dir, Some(3), false));
+        let store = Arc::new(store_with_link(&dir, Some(3), false, false));
         let threads: Vec<_> = (0..12u8)
             .map(|i| {
                 let store = Arc::clone(&store);
@@ -362,7 +366,7 @@ mod tests {
     #[test]
     fn wrong_keys_lock_and_claims_bind() {
         let dir = tempfile::tempdir().unwrap();
-        let store = store_with_link(&dir, None, true);
+        let store = store_with_link(&dir, None, true, true);
         let ev = || event(EventKind::LinkOpened, LINK_KEY);
         // A claim-once link does not open without a claim key, and that
         // is not a failed attempt.
@@ -430,5 +434,28 @@ mod tests {
         assert!(store.revoke_link(&LINK, &[5; 32], ev()).unwrap());
         assert!(store.ticket(&LINK, &[4; 32], &claim, 10).unwrap().is_none());
         assert!(store.link(&LINK).unwrap().unwrap().revoked);
+    }
+
+    #[test]
+    fn strangers_cannot_lock_a_link_without_a_passphrase() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_with_link(&dir, None, false, false);
+        let ev = || event(EventKind::LinkOpened, LINK_KEY);
+        for i in 0..2 * MAX_FAILED_ATTEMPTS {
+            let stranger = [u8::try_from(i).unwrap() + 100; 32];
+            assert!(
+                store
+                    .open_link(attempt(stranger, None, 1), ev())
+                    .unwrap()
+                    .is_none()
+            );
+        }
+        assert_eq!(store.link(&LINK).unwrap().unwrap().failed_attempts, 0);
+        assert!(
+            store
+                .open_link(attempt(LINK_KEY, None, 2), ev())
+                .unwrap()
+                .is_some()
+        );
     }
 }
