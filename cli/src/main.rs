@@ -90,6 +90,10 @@ enum Command {
         /// Also write a copy of your sealed identity here (for `lexvault unlock`).
         #[arg(long, value_name = "FILE")]
         backup: Option<PathBuf>,
+        /// Also write your AGE-SECRET-KEY-1… identity here (owner-only), for
+        /// decrypting exports with stock age or rage. Guard this file.
+        #[arg(long, value_name = "FILE")]
+        age_identity: Option<PathBuf>,
     },
     /// Show the fingerprint of a published identity (yours without KEY).
     Fingerprint {
@@ -303,9 +307,16 @@ fn run(cli: Cli) -> Result<(), Failure> {
         } => vault::init(&mut ctx, &name, argon2_memory_mib, force),
         Command::Register => vault::register(&mut ctx),
         Command::Unlock { backup } => vault::unlock(&mut ctx, &backup),
-        Command::Whoami { bundle, backup } => {
-            vault::whoami(&ctx, bundle.as_deref(), backup.as_deref())
-        }
+        Command::Whoami {
+            bundle,
+            backup,
+            age_identity,
+        } => vault::whoami(
+            &ctx,
+            bundle.as_deref(),
+            backup.as_deref(),
+            age_identity.as_deref(),
+        ),
         Command::Fingerprint { key } => vault::fingerprint(&ctx, key.as_deref()),
         Command::Member(MemberCommand::Certify { key, role }) => vault::certify(&ctx, &key, &role),
         Command::Matter(MatterCommand::Create) => vault::matter_create(&ctx),

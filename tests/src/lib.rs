@@ -7,6 +7,8 @@
 
 #![forbid(unsafe_code)]
 
+pub mod cli;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 

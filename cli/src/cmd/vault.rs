@@ -18,8 +18,8 @@ use lexvault_core::membership::Role;
 use lexvault_core::signed::RecordDigest;
 use serde_json::json;
 
-use super::profile::{PasswordSource, Profile, argon2_params};
 use super::Failure;
+use super::profile::{PasswordSource, Profile, argon2_params};
 
 /// What every vault command needs.
 #[derive(Debug)]
@@ -128,7 +128,11 @@ pub fn parse_rights(text: &str) -> Result<Rights, Failure> {
 
 /// Parses a duration like `30m`, `48h`, `7d` into seconds.
 pub fn parse_duration(text: &str) -> Result<u64, Failure> {
-    let bad = || Failure::usage(format!("'{text}' is not a duration; use e.g. 30m, 48h or 7d"));
+    let bad = || {
+        Failure::usage(format!(
+            "'{text}' is not a duration; use e.g. 30m, 48h or 7d"
+        ))
+    };
     let (number, unit) = text.split_at(text.len().saturating_sub(1));
     let n: u64 = number.parse().map_err(|_| bad())?;
     let scale = match unit {
@@ -201,10 +205,22 @@ pub fn register(ctx: &mut Context) -> Result<(), Failure> {
     let vault = ctx.vault()?;
     let bundle = ctx.profile.bundle()?;
     if bundle.identity() != &vault.identity().public() {
-        return Err(Failure::new("the stored key bundle does not match the identity"));
+        return Err(Failure::new(
+            "the stored key bundle does not match the identity",
+        ));
     }
     let name = bundle.bundle().display_name().to_owned();
-    vault.register(&name)?;
+    match vault.register(&name) {
+        Ok(_) => {}
+        // Registering twice is harmless when the server holds this very key.
+        Err(e) if e.code() == Some("already-exists") => {
+            let (published, _) = vault.identity_of(&bundle.identity().signing)?;
+            if published.identity() != bundle.identity() {
+                return Err(e.into());
+            }
+        }
+        Err(e) => return Err(e.into()),
+    }
     if let Some(server) = &ctx.server {
         ctx.profile.settings.server = Some(server.clone());
         ctx.profile.save_settings()?;
@@ -222,6 +238,7 @@ pub fn whoami(
     ctx: &Context,
     bundle_out: Option<&Path>,
     backup_out: Option<&Path>,
+    age_identity_out: Option<&Path>,
 ) -> Result<(), Failure> {
     let bundle = ctx.profile.bundle()?;
     let public = bundle.identity();
@@ -230,6 +247,18 @@ pub fn whoami(
     }
     if let Some(path) = backup_out {
         super::profile::write_private(path, &ctx.profile.sealed()?.to_bytes())?;
+    }
+    if let Some(path) = age_identity_out {
+        let password = ctx.password.read("Password", false)?;
+        let identity = ctx.profile.unlock(&password)?;
+        let secret = identity.encryption_key().to_age_identity();
+        let text = format!(
+            "# lexvault identity of {}\n# public key: {}\n{}\n",
+            bundle.bundle().display_name(),
+            public.encryption,
+            secret.expose_secret()
+        );
+        super::profile::write_private(path, text.as_bytes())?;
     }
     ctx.emit(
         &format!(
@@ -256,8 +285,12 @@ pub fn whoami(
 pub fn unlock(ctx: &mut Context, backup: &Path) -> Result<(), Failure> {
     let bytes = fs::read(backup)
         .map_err(|e| Failure::new(format!("cannot read {}: {e}", backup.display())))?;
-    let sealed = SealedBackup::from_bytes(&bytes)
-        .map_err(|e| Failure::new(format!("{} is not a lexvault backup: {e}", backup.display())))?;
+    let sealed = SealedBackup::from_bytes(&bytes).map_err(|e| {
+        Failure::new(format!(
+            "{} is not a lexvault backup: {e}",
+            backup.display()
+        ))
+    })?;
     let password = ctx.password.read("Password", false)?;
     let identity = sealed
         .open(&password)
@@ -266,7 +299,9 @@ pub fn unlock(ctx: &mut Context, backup: &Path) -> Result<(), Failure> {
     let vault = Vault::new(client, identity);
     let (bundle, _) = vault.identity_of(&vault.identity().public().signing)?;
     if bundle.identity() != &vault.identity().public() {
-        return Err(Failure::new("the server's key bundle does not match the backup"));
+        return Err(Failure::new(
+            "the server's key bundle does not match the backup",
+        ));
     }
     ctx.profile.store_identity(&sealed, &bundle)?;
     if let Some(server) = &ctx.server {
@@ -275,7 +310,10 @@ pub fn unlock(ctx: &mut Context, backup: &Path) -> Result<(), Failure> {
     ctx.profile.settings.display_name = Some(bundle.bundle().display_name().to_owned());
     ctx.profile.save_settings()?;
     ctx.emit(
-        &format!("Unlocked {} on this machine", bundle.bundle().display_name()),
+        &format!(
+            "Unlocked {} on this machine",
+            bundle.bundle().display_name()
+        ),
         &json!({ "key": hex_id(bundle.identity().signing.as_bytes()) }),
     );
     Ok(())
@@ -284,7 +322,7 @@ pub fn unlock(ctx: &mut Context, backup: &Path) -> Result<(), Failure> {
 /// `lexvault fingerprint KEY`: the fingerprint of a published identity.
 pub fn fingerprint(ctx: &Context, key: Option<&str>) -> Result<(), Failure> {
     let Some(key) = key else {
-        return whoami(ctx, None, None);
+        return whoami(ctx, None, None, None);
     };
     let key = parse_key(key)?;
     let vault = ctx.vault()?;
@@ -359,13 +397,21 @@ pub fn matter_list(ctx: &Context) -> Result<(), Failure> {
             format!(
                 "{}  {}",
                 hex_id(m.id().as_bytes()),
-                if m.creator() == &me { "created by you" } else { "shared with you" }
+                if m.creator() == &me {
+                    "created by you"
+                } else {
+                    "shared with you"
+                }
             )
         })
         .collect::<Vec<_>>()
         .join("\n");
     ctx.emit(
-        if human.is_empty() { "No matters yet." } else { &human },
+        if human.is_empty() {
+            "No matters yet."
+        } else {
+            &human
+        },
         &json!(rows),
     );
     Ok(())
@@ -497,7 +543,10 @@ pub fn put(
     bar.finish_and_clear();
     let id_hex = hex_id(id.as_bytes());
     ctx.emit(
-        &format!("Uploaded {file_name} as document {id_hex}, version {}", version.get()),
+        &format!(
+            "Uploaded {file_name} as document {id_hex}, version {}",
+            version.get()
+        ),
         &json!({ "document": id_hex, "version": version.get(), "name": file_name }),
     );
     Ok(())
@@ -574,7 +623,11 @@ pub fn ls(ctx: &Context, matter: &str) -> Result<(), Failure> {
         .collect::<Vec<_>>()
         .join("\n");
     ctx.emit(
-        if human.is_empty() { "No documents you may see." } else { &human },
+        if human.is_empty() {
+            "No documents you may see."
+        } else {
+            &human
+        },
         &json!(rows),
     );
     Ok(())
@@ -599,14 +652,22 @@ fn safe_file_name(name: &str) -> String {
 }
 
 fn partial_path(output: &Path) -> PathBuf {
-    let mut name = output.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    let mut name = output
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
     name.push(".lexvault-download");
     output.with_file_name(name)
 }
 
 /// Downloads and verifies a version's payload into a resumable partial
 /// file next to `output`.
-fn fetch(ctx: &Context, vault: &Vault, opened: &OpenedVersion, output: &Path) -> Result<(File, PathBuf), Failure> {
+fn fetch(
+    ctx: &Context,
+    vault: &Vault,
+    opened: &OpenedVersion,
+    output: &Path,
+) -> Result<(File, PathBuf), Failure> {
     let partial = partial_path(output);
     let mut file = fs::OpenOptions::new()
         .read(true)
