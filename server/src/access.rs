@@ -27,6 +27,11 @@ pub struct MatterAccess {
     pub grants: Vec<Signed<Grant>>,
     /// Every stored revocation, in order.
     pub revocations: Vec<Signed<Revocation>>,
+    /// The keys of the matter's share links. A link's grant opens the
+    /// document only through the link routes, which enforce its expiry,
+    /// open limit, lockout and claim; the generic routes give link keys
+    /// nothing.
+    pub link_keys: Vec<[u8; 32]>,
 }
 
 impl MatterAccess {
@@ -39,10 +44,15 @@ impl MatterAccess {
                 };
                 let grants = s.grants(id.as_bytes())?;
                 let revocations = s.revocations(id.as_bytes())?;
-                Ok(Some((matter, grants, revocations)))
+                let links: Vec<[u8; 32]> = s
+                    .links_in(id.as_bytes())?
+                    .into_iter()
+                    .map(|l| l.grantee_key)
+                    .collect();
+                Ok(Some((matter, grants, revocations, links)))
             })
             .await?;
-        let Some((matter, grants, revocations)) = raw else {
+        let Some((matter, grants, revocations, link_keys)) = raw else {
             return Ok(None);
         };
         let matter = verify_matter(&matter).map_err(|e| ApiError::internal(&e))?;
@@ -60,6 +70,7 @@ impl MatterAccess {
             matter,
             grants,
             revocations,
+            link_keys,
         }))
     }
 
@@ -87,9 +98,13 @@ impl MatterAccess {
         self.matter.creator() == key
     }
 
-    /// The grants to `key` whose chains verify at `now`.
+    /// The grants to `key` whose chains verify at `now`; none for a share
+    /// link's key (see [`Self::link_keys`]).
     #[must_use]
     pub fn grants_of(&self, key: &SigningPublicKey, now: u64) -> Vec<VerifiedGrant> {
+        if self.link_keys.contains(key.as_bytes()) {
+            return Vec::new();
+        }
         self.grants
             .iter()
             .filter(|g| &g.record().grantee().signing == key)

@@ -6,6 +6,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
 use axum::routing::{get, post};
 
 use crate::error::ApiError;
@@ -128,6 +129,21 @@ pub enum OpenError {
     Database(String),
 }
 
+/// No lexvault path needs percent-encoding: refusing it keeps one spelling
+/// per resource, so the path a request signs names its ids literally.
+async fn refuse_percent_encoding(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    if request.uri().path().contains('%') {
+        return axum::response::IntoResponse::into_response(ApiError::bad_request(
+            "malformed-id",
+            "ids and keys in paths are plain lower-case hex; do not percent-encode them",
+        ));
+    }
+    next.run(request).await
+}
+
 /// The API's routes.
 pub fn router(state: AppState) -> Router {
     Router::new()
@@ -173,6 +189,14 @@ pub fn router(state: AppState) -> Router {
         // Uploads stream past the default limit; message bodies are bounded
         // where they are read.
         .layer(DefaultBodyLimit::disable())
+        .layer(axum::middleware::from_fn(refuse_percent_encoding))
         .fallback(|| async { ApiError::not_found() })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method-not-allowed",
+                "this path does not take that method; see spec/api.md",
+            )
+        })
         .with_state(state)
 }

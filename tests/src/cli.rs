@@ -122,6 +122,9 @@ impl CliUser {
     pub fn enrol(&self, name: &str) -> String {
         let init = self.json(&["init", "--name", name, "--argon2-memory-mib", "19"]);
         let _ = self.json(&["register"]);
-        init["key"].as_str().expect("key").to_owned()
+        init.get("key")
+            .and_then(serde_json::Value::as_str)
+            .expect("key")
+            .to_owned()
     }
 }

@@ -82,9 +82,7 @@ pub fn decrypt(
             "cannot decrypt: {e}; check that the identity file matches a recipient"
         ))
     })?;
-    with_output(output, |out| {
-        io::copy(&mut reader, out).map(|_| ())
-    })
+    with_output(output, |out| io::copy(&mut reader, out).map(|_| ()))
 }
 
 pub fn read_identity_file(path: &Path) -> Result<Vec<EncryptionSecretKey>, Failure> {
@@ -123,4 +121,3 @@ pub fn open_input(path: Option<&Path>) -> Result<Box<dyn Read>, Failure> {
             .map_err(|e| Failure::new(format!("cannot open {}: {e}", p.display()))),
     }
 }
-

@@ -234,17 +234,16 @@ pub fn argon2_params(memory_mib: Option<u32>) -> Result<Argon2Params, Failure> {
     let default = Argon2Params::DEFAULT;
     match memory_mib {
         None => Ok(default),
-        Some(mib) => Argon2Params::new(
-            mib.saturating_mul(1024),
-            default.t_cost(),
-            default.p_cost(),
-        )
-        .map_err(|e| {
-            Failure::usage(format!(
-                "--argon2-memory-mib {mib}: {e}; use {} to {} MiB",
-                Argon2Params::MIN_M_COST_KIB / 1024,
-                Argon2Params::MAX_M_COST_KIB / 1024
-            ))
-        }),
+        Some(mib) => {
+            Argon2Params::new(mib.saturating_mul(1024), default.t_cost(), default.p_cost()).map_err(
+                |e| {
+                    Failure::usage(format!(
+                        "--argon2-memory-mib {mib}: {e}; use {} to {} MiB",
+                        Argon2Params::MIN_M_COST_KIB / 1024,
+                        Argon2Params::MAX_M_COST_KIB / 1024
+                    ))
+                },
+            )
+        }
     }
 }

@@ -141,9 +141,7 @@ pub async fn download(
     SignedEmpty(caller): SignedEmpty,
 ) -> Result<Response, ApiError> {
     let id = parse_id(&document)?;
-    let version: u32 = version
-        .parse()
-        .map_err(|_| ApiError::bad_request("malformed-version", "a version is a number from 1"))?;
+    let version = parse_version(&version)?;
     let (row, _) = visible_document(&state, id, &caller.key, Rights::DOWNLOAD).await?;
     let v = row
         .versions
@@ -197,6 +195,17 @@ pub async fn payload_response(
         response.headers_mut().insert(header::CONTENT_RANGE, value);
     }
     Ok(response)
+}
+
+/// Parses a version number in its one spelling: decimal digits, no sign,
+/// no leading zero, from 1.
+pub fn parse_version(text: &str) -> Result<u32, ApiError> {
+    let canonical =
+        !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) && !text.starts_with('0');
+    canonical
+        .then(|| text.parse::<u32>().ok())
+        .flatten()
+        .ok_or_else(|| ApiError::bad_request("malformed-version", "a version is a number from 1"))
 }
 
 fn range_not_satisfiable(total: u64) -> ApiError {
@@ -304,6 +313,15 @@ pub(crate) fn parse_stanzas(
 #[cfg(test)]
 mod tests {
     use super::parse_range;
+
+    #[test]
+    fn versions_have_one_spelling() {
+        assert_eq!(super::parse_version("1").ok(), Some(1));
+        assert_eq!(super::parse_version("42").ok(), Some(42));
+        for bad in ["", "0", "01", "+1", "-1", "1.0", "4294967296", " 1"] {
+            assert!(super::parse_version(bad).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn ranges_parse_within_the_payload() {

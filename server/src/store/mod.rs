@@ -339,11 +339,20 @@ pub trait EventLog: Send + Sync + 'static {
 
 /// Everything the server stores besides blobs.
 pub trait MetadataStore:
-    ReplayGuard + IdentityStore + MatterStore + DocumentStore + EventLog
+    ReplayGuard + IdentityStore + MatterStore + DocumentStore + EventLog + LinkStore + LoginStore
 {
 }
 
-impl<T: ReplayGuard + IdentityStore + MatterStore + DocumentStore + EventLog> MetadataStore for T {}
+impl<T> MetadataStore for T where
+    T: ReplayGuard
+        + IdentityStore
+        + MatterStore
+        + DocumentStore
+        + EventLog
+        + LinkStore
+        + LoginStore
+{
+}
 
 // ---------------------------------------------------------------------------
 // Blobs
