@@ -11,7 +11,7 @@
 
 use std::io::Cursor;
 
-use lexvault_client::client::{Client, ClientError, now, os_rng};
+use lexvault_client::client::{Client, now, os_rng};
 use lexvault_client::links::{
     CreatedLink, LinkClientError, LinkId, LinkOpener, LinkResult, LinkTerms, OpenedLinkVersion,
     create_link, list_links, parse_link_url, revoke_link,
