@@ -18,7 +18,8 @@ use cmd::vault::Context;
 const AFTER_HELP: &str = "\
 EXAMPLES:
     lexvault --server https://vault.firm.example init --name \"Ada Attorney\"
-    lexvault register
+    lexvault register --login ada
+    lexvault --server https://vault.firm.example login ada        (on a new device)
     lexvault matter create
     lexvault put 3f2a…(matter) settlement.pdf --share 9c1e…(client's key):view,download
     lexvault ls 3f2a…
@@ -27,6 +28,8 @@ EXAMPLES:
     lexvault revoke 3f2a… 51c0…(grant)
     lexvault rekey 7b9d…
     lexvault export 7b9d… -o settlement.pdf.age      (then: age -d -i key.txt …)
+    lexvault link create 7b9d… --expires 48h --max-downloads 2 --passphrase
+    lexvault link open 'https://vault.firm.example/l/5e…#v1.…'
     lexvault log 3f2a…
 
 PASSWORD: typed at a prompt; for automation set LEXVAULT_PASSWORD or pass
@@ -75,7 +78,19 @@ enum Command {
         force: bool,
     },
     /// Publish your key bundle to the server.
-    Register,
+    Register {
+        /// Also enable password login on new devices under this name.
+        #[arg(long, value_name = "NAME")]
+        login: Option<String>,
+    },
+    /// Sign in on a new device with your login name and password.
+    Login {
+        /// The login name chosen at `register --login`.
+        name: String,
+        /// Replace an identity already on this machine.
+        #[arg(long)]
+        force: bool,
+    },
     /// Install a sealed identity copied from another machine.
     Unlock {
         /// The file `lexvault whoami --backup` wrote.
@@ -191,6 +206,9 @@ enum Command {
         #[arg(long)]
         name: Option<String>,
     },
+    /// Share links: anonymous, limited, optionally passphrase-protected.
+    #[command(subcommand)]
+    Link(LinkCommand),
     /// Show a matter's events, with who did what.
     Log {
         /// The matter id.
@@ -242,6 +260,47 @@ enum MemberCommand {
 }
 
 #[derive(Debug, Subcommand)]
+enum LinkCommand {
+    /// Create a share link to a document's latest version.
+    Create {
+        /// The document id.
+        document: String,
+        /// How long the link works, e.g. 48h or 7d (at most 90d).
+        #[arg(long, default_value = "48h")]
+        expires: String,
+        /// How many times it may be opened.
+        #[arg(long, value_name = "N")]
+        max_downloads: Option<u32>,
+        /// Protect it with a passphrase (prompted, or LEXVAULT_LINK_PASSPHRASE).
+        #[arg(long)]
+        passphrase: bool,
+        /// The first browser or device to open it keeps it; a forwarded link opens nothing.
+        #[arg(long)]
+        claim_once: bool,
+    },
+    /// List a matter's links and their state.
+    List {
+        /// The matter id.
+        matter: String,
+    },
+    /// Revoke a link (and its grant).
+    Revoke {
+        /// The matter id.
+        matter: String,
+        /// The link id.
+        link: String,
+    },
+    /// Open a share link you received, and save the document.
+    Open {
+        /// The whole link, including the part after '#'.
+        url: String,
+        /// Where to save it (default: its name, in this directory).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 enum MatterCommand {
     /// Create a matter.
     Create,
@@ -274,7 +333,7 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<(), Failure> {
-    use cmd::{age_files, vault};
+    use cmd::{age_files, links, vault};
     // The standalone age commands need no profile.
     match &cli.command {
         Command::Keygen { output } => return age_files::keygen(output.as_deref()),
@@ -305,7 +364,8 @@ fn run(cli: Cli) -> Result<(), Failure> {
             argon2_memory_mib,
             force,
         } => vault::init(&mut ctx, &name, argon2_memory_mib, force),
-        Command::Register => vault::register(&mut ctx),
+        Command::Register { login } => vault::register(&mut ctx, login.as_deref()),
+        Command::Login { name, force } => vault::login(&mut ctx, &name, force),
         Command::Unlock { backup } => vault::unlock(&mut ctx, &backup),
         Command::Whoami {
             bundle,
@@ -367,6 +427,25 @@ fn run(cli: Cli) -> Result<(), Failure> {
             vault::import(&ctx, &matter, &file, name.as_deref())
         }
         Command::Log { matter } => vault::log(&ctx, &matter),
+        Command::Link(LinkCommand::Create {
+            document,
+            expires,
+            max_downloads,
+            passphrase,
+            claim_once,
+        }) => links::create(
+            &ctx,
+            &document,
+            &expires,
+            max_downloads,
+            passphrase,
+            claim_once,
+        ),
+        Command::Link(LinkCommand::List { matter }) => links::list(&ctx, &matter),
+        Command::Link(LinkCommand::Revoke { matter, link }) => links::revoke(&ctx, &matter, &link),
+        Command::Link(LinkCommand::Open { url, output }) => {
+            links::open(&ctx, &url, output.as_deref())
+        }
         Command::Keygen { .. } | Command::Encrypt { .. } | Command::Decrypt { .. } => Ok(()),
     }
 }

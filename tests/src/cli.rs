@@ -83,11 +83,22 @@ impl CliUser {
     #[must_use]
     #[allow(clippy::expect_used)]
     pub fn run(&self, args: &[&str]) -> Output {
+        self.run_env(&[], args)
+    }
+
+    /// Runs `lexvault ARGS` with extra environment variables.
+    ///
+    /// # Panics
+    /// If the binary cannot be started.
+    #[must_use]
+    #[allow(clippy::expect_used)]
+    pub fn run_env(&self, env: &[(&str, &str)], args: &[&str]) -> Output {
         Command::new(binary())
             .args(args)
             .env("LEXVAULT_HOME", self.home.path())
             .env("LEXVAULT_SERVER", &self.server)
             .env("LEXVAULT_PASSWORD", &self.password)
+            .envs(env.iter().copied())
             .current_dir(self.home.path())
             .output()
             .expect("run lexvault")
@@ -100,9 +111,19 @@ impl CliUser {
     #[must_use]
     #[allow(clippy::expect_used, clippy::panic)]
     pub fn json(&self, args: &[&str]) -> serde_json::Value {
+        self.json_env(&[], args)
+    }
+
+    /// [`Self::json`] with extra environment variables.
+    ///
+    /// # Panics
+    /// If the command fails or prints something that is not JSON.
+    #[must_use]
+    #[allow(clippy::expect_used, clippy::panic)]
+    pub fn json_env(&self, env: &[(&str, &str)], args: &[&str]) -> serde_json::Value {
         let mut all = vec!["--json"];
         all.extend_from_slice(args);
-        let out = self.run(&all);
+        let out = self.run_env(env, &all);
         if !out.status.success() {
             panic!(
                 "lexvault {args:?} failed: {}",

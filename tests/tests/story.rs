@@ -102,6 +102,47 @@ fn draft_settlement_story() {
             .is_empty()
     );
 
+    // A public link with a passphrase, a 48-hour expiry and two downloads.
+    let passphrase = [("LEXVAULT_LINK_PASSPHRASE", "correct horse battery staple")];
+    let link = attorney.json_env(
+        &passphrase,
+        &[
+            "link",
+            "create",
+            &document,
+            "--expires",
+            "48h",
+            "--max-downloads",
+            "2",
+            "--passphrase",
+        ],
+    );
+    let link_url = link["url"].as_str().unwrap().to_owned();
+    assert!(link_url.contains("#v1."), "{link_url}");
+    let recipient = CliUser::new(&url, "unused");
+    // Without the passphrase the link opens nothing.
+    let wrong = recipient.run_env(
+        &[("LEXVAULT_LINK_PASSPHRASE", "guess")],
+        &["link", "open", &link_url, "-o", "guess.pdf"],
+    );
+    assert_eq!(wrong.status.code(), Some(1));
+    assert!(!recipient.home.path().join("guess.pdf").exists());
+    for (n, name) in [(1, "first.pdf"), (0, "second.pdf")] {
+        let opened = recipient.json_env(&passphrase, &["link", "open", &link_url, "-o", name]);
+        assert_eq!(opened["opens_left"], n);
+        assert_eq!(
+            std::fs::read(recipient.home.path().join(name)).unwrap(),
+            draft
+        );
+    }
+    let third = recipient.run_env(&passphrase, &["link", "open", &link_url, "-o", "third.pdf"]);
+    assert_eq!(third.status.code(), Some(1));
+    assert!(stderr(&third).contains("used up"), "{}", stderr(&third));
+    assert!(!recipient.home.path().join("third.pdf").exists());
+    let links = attorney.json(&["link", "list", &matter]);
+    assert_eq!(links[0]["state"], "used up");
+    assert_eq!(links[0]["opens"], 2);
+
     // What the client's machine holds before revocation: its stanza and
     // the file key of version 1 (a cached key, as a revoked party keeps).
     let client_vault = Vault::new(server.client(), {
@@ -185,6 +226,9 @@ fn draft_settlement_story() {
         ("viewed", "Carla Client"),
         ("downloaded", "Carla Client"),
         ("revoked", "Ada Attorney"),
+        ("link-created", "Ada Attorney"),
+        ("link-opened", "share link"),
+        ("link-downloaded", "share link"),
     ] {
         assert!(
             events

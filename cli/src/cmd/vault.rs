@@ -200,9 +200,12 @@ pub fn init(
     Ok(())
 }
 
-/// `lexvault register`: publishes the key bundle.
-pub fn register(ctx: &mut Context) -> Result<(), Failure> {
-    let vault = ctx.vault()?;
+/// `lexvault register`: publishes the key bundle and, with a login name,
+/// enables password login on new devices.
+pub fn register(ctx: &mut Context, login_name: Option<&str>) -> Result<(), Failure> {
+    let client = ctx.client()?;
+    let password = ctx.password.read("Password", false)?;
+    let vault = Vault::new(client, ctx.profile.unlock(&password)?);
     let bundle = ctx.profile.bundle()?;
     if bundle.identity() != &vault.identity().public() {
         return Err(Failure::new(
@@ -221,13 +224,69 @@ pub fn register(ctx: &mut Context) -> Result<(), Failure> {
         }
         Err(e) => return Err(e.into()),
     }
+    if let Some(login_name) = login_name {
+        let params = ctx.profile.sealed()?.params();
+        lexvault_client::login::register_password(&vault, login_name, &password, params)?;
+        ctx.profile.settings.login_name = Some(login_name.to_owned());
+    }
     if let Some(server) = &ctx.server {
         ctx.profile.settings.server = Some(server.clone());
-        ctx.profile.save_settings()?;
     }
+    ctx.profile.save_settings()?;
     ctx.emit(
-        &format!("Registered {name} with {}", vault.client().base_url()),
-        &json!({ "registered": hex_id(bundle.identity().signing.as_bytes()) }),
+        &format!(
+            "Registered {name} with {}{}",
+            vault.client().base_url(),
+            login_name
+                .map(|l| format!("; sign in on a new device with `lexvault login {l}`"))
+                .unwrap_or_default()
+        ),
+        &json!({
+            "registered": hex_id(bundle.identity().signing.as_bytes()),
+            "login_name": login_name,
+        }),
+    );
+    Ok(())
+}
+
+/// `lexvault login NAME`: signs in on a new device with the password
+/// (OPAQUE: the server never sees it) and keeps the recovered identity
+/// sealed under the same password.
+pub fn login(ctx: &mut Context, login_name: &str, force: bool) -> Result<(), Failure> {
+    if ctx.profile.has_identity() && !force {
+        return Err(Failure::new(format!(
+            "an identity already exists in {}; pass --force to replace it",
+            ctx.profile.dir().display()
+        )));
+    }
+    let client = ctx.client()?;
+    let password = ctx.password.read("Password", false)?;
+    let identity = lexvault_client::login::login(&client, login_name, &password)?;
+    let vault = Vault::new(client, identity);
+    let (bundle, _) = vault.identity_of(&vault.identity().public().signing)?;
+    let sealed = SealedBackup::seal(
+        vault.identity(),
+        &password,
+        lexvault_core::backup::Argon2Params::DEFAULT,
+        &mut os_rng(),
+    )
+    .map_err(|e| Failure::new(format!("cannot seal the identity: {e}")))?;
+    ctx.profile.store_identity(&sealed, &bundle)?;
+    ctx.profile.settings.login_name = Some(login_name.to_owned());
+    ctx.profile.settings.display_name = Some(bundle.bundle().display_name().to_owned());
+    ctx.profile.settings.server = Some(vault.client().base_url().to_owned());
+    ctx.profile.save_settings()?;
+    ctx.emit(
+        &format!(
+            "Signed in as {} ({})",
+            bundle.bundle().display_name(),
+            bundle.fingerprint()
+        ),
+        &json!({
+            "name": bundle.bundle().display_name(),
+            "fingerprint": bundle.fingerprint().to_string(),
+            "key": hex_id(bundle.identity().signing.as_bytes()),
+        }),
     );
     Ok(())
 }
@@ -635,7 +694,7 @@ pub fn ls(ctx: &Context, matter: &str) -> Result<(), Failure> {
 
 /// A safe local file name from an uploader-chosen name: its last
 /// component, without path separators or leading dots.
-fn safe_file_name(name: &str) -> String {
+pub fn safe_file_name(name: &str) -> String {
     let last = name.rsplit(['/', '\\']).next().unwrap_or_default();
     let cleaned: String = last
         .chars()
@@ -651,7 +710,8 @@ fn safe_file_name(name: &str) -> String {
     }
 }
 
-fn partial_path(output: &Path) -> PathBuf {
+/// The resumable ciphertext file kept beside `output` while downloading.
+pub fn partial_path(output: &Path) -> PathBuf {
     let mut name = output
         .file_name()
         .map(|n| n.to_os_string())
