@@ -9,8 +9,8 @@
 //! byte form. It does no I/O: the caller carries the bytes between client and
 //! server.
 //!
-//! Each account's **credential identifier** is its Ed25519 public key bytes
-//! (spec: `spec/login.md` §Credential identifier). The server derives the
+//! Each account's **credential identifier** is its normalised login name's
+//! bytes (spec: `spec/login.md` §Credential identifier). The server derives the
 //! account's OPRF key from it, so a response made for one account never
 //! completes a login to another.
 //!
@@ -24,7 +24,7 @@
 //! # let mut rng = rand_chacha::ChaCha20Rng::from_seed([1; 32]);
 //!
 //! let setup = ServerSetup::generate(&mut rng); // once, on the server
-//! let credential_id = [7u8; 32]; // the account's Ed25519 public key
+//! let credential_id: &[u8] = b"ada@firm.example"; // the account's login name
 //! let password = SecretString::new("correct horse battery staple".into());
 //!
 //! // Registration: one round trip; the server stores the password file.
@@ -393,7 +393,7 @@ impl fmt::Debug for ClientRegistration {
 /// The server's registration step: evaluates the OPRF on the client's
 /// blinded password under the key derived for `credential_id`.
 ///
-/// `credential_id` is the account's Ed25519 public key bytes; logins for the
+/// `credential_id` is the account's login name bytes; logins for the
 /// account must pass the same bytes to [`ServerLogin::start`]. The server
 /// keeps no state between this call and the client's upload.
 ///
