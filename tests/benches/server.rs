@@ -391,7 +391,7 @@ impl Drop for LexvaultServer {
 struct Nginx {
     child: Child,
     addr: String,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl Nginx {
@@ -434,11 +434,7 @@ impl Nginx {
             .expect("start nginx");
         wait_for_port(&addr, &mut child, "nginx");
         println!("nginx pid {} on http://{addr}", child.id());
-        Some(Self {
-            child,
-            addr,
-            _dir: dir,
-        })
+        Some(Self { child, addr, dir })
     }
 
     fn path_of(&self, blob: &Path) -> String {
@@ -449,8 +445,23 @@ impl Nginx {
 
 impl Drop for Nginx {
     fn drop(&mut self) {
-        // SIGKILL to the master; its workers notice and exit.
-        let _ = self.child.kill();
+        // `-s stop` has the master stop its workers (SIGTERM); killing the
+        // master (SIGKILL) would leave the workers running.
+        let stopped = Command::new(NGINX)
+            .arg("-p")
+            .arg(self.dir.path())
+            .arg("-e")
+            .arg(self.dir.path().join("error.log"))
+            .arg("-c")
+            .arg(self.dir.path().join("nginx.conf"))
+            .args(["-s", "stop"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success());
+        if !stopped {
+            let _ = self.child.kill();
+        }
         let _ = self.child.wait();
     }
 }
