@@ -10,14 +10,6 @@ CREATE TABLE identities (
     certificate   BLOB
 ) STRICT, WITHOUT ROWID;
 
-CREATE TABLE request_nonces (
-    signer     BLOB NOT NULL,
-    nonce      BLOB NOT NULL,
-    expires_at INTEGER NOT NULL,
-    PRIMARY KEY (signer, nonce)
-) STRICT, WITHOUT ROWID;
-CREATE INDEX request_nonces_expiry ON request_nonces (expires_at);
-
 CREATE TABLE matters (
     id      BLOB PRIMARY KEY CHECK (length(id) = 16),
     creator BLOB NOT NULL,
@@ -80,6 +72,7 @@ CREATE TABLE events (
     request     BLOB NOT NULL
 ) STRICT;
 CREATE INDEX events_matter ON events (matter_id, seq);
+CREATE INDEX events_at ON events (at);
 CREATE TRIGGER events_are_append_only_update BEFORE UPDATE ON events
     BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
 CREATE TRIGGER events_are_append_only_delete BEFORE DELETE ON events

@@ -8,7 +8,8 @@
 //! checked) again here, so a row edited in the database grants nothing.
 
 use lexvault_core::grant::{
-    Grant, Revocation, Rights, VerifiedGrant, parse_grant, parse_revocation, verify_grant_chain,
+    ChainError, Grant, Revocation, Rights, VerifiedGrant, parse_grant, parse_revocation,
+    verify_grant_chain,
 };
 use lexvault_core::keys::SigningPublicKey;
 use lexvault_core::manifest::DocumentId;
@@ -141,6 +142,35 @@ impl MatterAccess {
                     None => g.scope() == &lexvault_core::grant::Scope::Matter,
                 }
         })
+    }
+
+    /// Verifies the chain of `grant` at `now`, where `arriving` (which holds
+    /// `grant`) are grants sent with the request and not yet stored: they
+    /// may be parents too.
+    pub fn verify_arriving(
+        &self,
+        grant: &Signed<Grant>,
+        arriving: &[Signed<Grant>],
+        now: u64,
+    ) -> Result<VerifiedGrant, ChainError> {
+        let mut lookup = self.grants.clone();
+        lookup.extend(arriving.iter().cloned());
+        verify_grant_chain(
+            &self.matter,
+            grant,
+            lookup.as_slice(),
+            &self.revocations,
+            now,
+        )
+    }
+
+    /// The signed bytes of every stored revocation, in order.
+    #[must_use]
+    pub fn revocation_bytes(&self) -> Vec<minicbor::bytes::ByteVec> {
+        self.revocations
+            .iter()
+            .map(|r| r.as_bytes().to_vec().into())
+            .collect()
     }
 
     /// The signed bytes of `key`'s grants in force and of every grant up

@@ -9,6 +9,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 
+use crate::auth::ReplayCache;
 use crate::error::ApiError;
 use crate::routes;
 use crate::store::blobs::DirectoryBlobs;
@@ -41,6 +42,8 @@ impl Default for Limits {
 #[derive(Clone)]
 pub struct AppState {
     store: Arc<dyn MetadataStore>,
+    /// The nonces of recent signed requests.
+    pub replay: Arc<ReplayCache>,
     /// Ciphertext payloads.
     pub blobs: Arc<dyn BlobStore>,
     /// Limits to enforce.
@@ -56,13 +59,27 @@ impl std::fmt::Debug for AppState {
 }
 
 impl AppState {
-    /// State over the given stores.
-    pub fn new(store: Arc<dyn MetadataStore>, blobs: Arc<dyn BlobStore>, limits: Limits) -> Self {
-        Self {
+    /// State over the given stores, with the replay cache seeded from the
+    /// events of the last request window.
+    pub fn new(
+        store: Arc<dyn MetadataStore>,
+        blobs: Arc<dyn BlobStore>,
+        limits: Limits,
+    ) -> StoreResult<Self> {
+        let state = Self {
             store,
             blobs,
             limits,
-        }
+            replay: Arc::new(ReplayCache::default()),
+        };
+        let now = state.now();
+        let window = limits.request_window_secs;
+        // A request is fresh for `window` either side of its timestamp, and
+        // its event was recorded within that span.
+        let since = now.saturating_sub(window.saturating_mul(2).saturating_add(1));
+        let evidence = state.store.requests_since(since)?;
+        state.replay.seed(&evidence, window, now);
+        Ok(state)
     }
 
     /// Opens the default stores under `data_dir` (SQLite and a blob
@@ -85,7 +102,8 @@ impl AppState {
                 "removed blobs left unreferenced by an interrupted upload"
             );
         }
-        Ok(Self::new(Arc::new(store), Arc::new(blobs), limits))
+        Self::new(Arc::new(store), Arc::new(blobs), limits)
+            .map_err(|e| OpenError::Database(e.to_string()))
     }
 
     /// Runs a storage operation on the blocking pool, off the async

@@ -7,6 +7,21 @@
 //! then it knows the caller's key and keeps the record as the event's
 //! evidence. Every failure is answered with the one
 //! [`ApiError::unauthenticated`].
+//!
+//! ## Replay protection without a write per request
+//!
+//! Nonces live in memory ([`ReplayCache`]) for as long as a request with
+//! them could pass the time check. Every request that changes state records
+//! an event in the same transaction as the change, with the signed request
+//! as evidence; at start the cache is seeded from the evidence of the
+//! events of the last window. So after a restart no state-changing request
+//! can be replayed either, and the server spends no extra durable write on
+//! the nonce. (A replayed read that records nothing re-reads what its
+//! signer may read, and its answer goes back over the same connection.)
+
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::sync::{Mutex, PoisonError};
 
 use axum::body::Body;
 use axum::extract::{FromRequest, Request};
@@ -57,13 +72,7 @@ pub async fn authenticate(
         tracing::debug!(%why, "request refused");
         return Err(ApiError::unauthenticated());
     }
-    let signer = signed.signer().to_bytes();
-    let nonce = *signed.request().nonce();
-    let expires_at = signed.request().timestamp().saturating_add(window + 1);
-    let fresh = state
-        .store(move |s| s.remember_nonce(&signer, &nonce, expires_at, now))
-        .await?;
-    if !fresh {
+    if !state.replay.remember(&signed, window, now) {
         tracing::debug!("replayed request refused");
         return Err(ApiError::unauthenticated());
     }
@@ -71,6 +80,53 @@ pub async fn authenticate(
         key: *signed.signer(),
         evidence: signed.as_bytes().to_vec(),
     })
+}
+
+/// The nonces of the requests that could still pass the time check.
+#[derive(Debug, Default)]
+pub struct ReplayCache {
+    seen: Mutex<ReplayState>,
+}
+
+#[derive(Debug, Default)]
+struct ReplayState {
+    /// (signer, nonce) → the first second at which the request is stale.
+    expiry: HashMap<([u8; 32], [u8; 16]), u64>,
+    next_sweep: u64,
+}
+
+impl ReplayCache {
+    /// Records `request`'s nonce; `false` if it was recorded before (a
+    /// replay). Forgets nonces whose requests have gone stale.
+    pub fn remember(&self, request: &SignedRequest, window_secs: u64, now: u64) -> bool {
+        let key = (request.signer().to_bytes(), *request.request().nonce());
+        let expires_at = request
+            .request()
+            .timestamp()
+            .saturating_add(window_secs)
+            .saturating_add(1);
+        let mut state = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        if now >= state.next_sweep {
+            state.expiry.retain(|_, at| *at > now);
+            state.next_sweep = now.saturating_add(window_secs.max(1));
+        }
+        match state.expiry.entry(key) {
+            Entry::Occupied(_) => false,
+            Entry::Vacant(slot) => {
+                slot.insert(expires_at);
+                true
+            }
+        }
+    }
+
+    /// Seeds the cache with the stored evidence of recent events.
+    pub fn seed(&self, evidence: &[Vec<u8>], window_secs: u64, now: u64) {
+        for bytes in evidence {
+            if let Ok(request) = SignedRequest::from_evidence(bytes) {
+                let _ = self.remember(&request, window_secs, now);
+            }
+        }
+    }
 }
 
 /// Parses and verifies the signature header, without the checks that need

@@ -542,6 +542,57 @@ fn every_authentication_failure_is_the_same_401_and_stores_nothing() {
     assert_eq!(after.iter().filter(|m| *m == matter.id()).count(), 1);
 }
 
+/// Nonces are kept in memory and seeded at start from the evidence of
+/// recent events: a state-changing request captured before a restart is
+/// still refused after it.
+#[test]
+fn a_replay_after_a_restart_is_refused() {
+    let firm = Firm::new();
+    let attorney = firm.member("Ada Attorney", Role::Attorney);
+    let key = attorney.identity().signing_key();
+    let matter = Matter::create(&mut os_rng(), key, now());
+    let body = create_matter_body(&matter);
+    let signature = sign(key, "POST", "/v1/matters", &body);
+    let post = |addr: SocketAddr| {
+        request(
+            addr,
+            "POST",
+            "/v1/matters",
+            &[("Content-Type", api::CBOR), (SIGNATURE_HEADER, &signature)],
+            &body,
+        )
+    };
+    assert_eq!(
+        exchange(firm.server.addr, post(firm.server.addr)).status,
+        201
+    );
+
+    let Firm { server, .. } = firm;
+    let restarted = TestServer::start_in(server.stop(), Limits::default());
+    let (status, error) = exchange(restarted.addr, post(restarted.addr)).error();
+    assert_eq!(
+        (status, error.code.as_str()),
+        (401, "authentication-failed")
+    );
+    // The server itself is fine: a fresh signature for a new matter passes.
+    let other = Matter::create(&mut os_rng(), key, now());
+    let other_body = create_matter_body(&other);
+    let fresh = request(
+        restarted.addr,
+        "POST",
+        "/v1/matters",
+        &[
+            ("Content-Type", api::CBOR),
+            (
+                SIGNATURE_HEADER,
+                &sign(key, "POST", "/v1/matters", &other_body),
+            ),
+        ],
+        &other_body,
+    );
+    assert_eq!(exchange(restarted.addr, fresh).status, 201);
+}
+
 // ---------------------------------------------------------------------------
 // Message bodies.
 

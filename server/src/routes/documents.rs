@@ -5,7 +5,6 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use lexvault_core::age::Stanza;
 use lexvault_core::api::{AddStanzas, DocumentList, DocumentSummary, DocumentView, VersionView};
 use lexvault_core::grant::Rights;
 use lexvault_core::keys::SigningPublicKey;
@@ -123,11 +122,7 @@ pub async fn view(
                 .into_iter()
                 .map(Into::into)
                 .collect(),
-            revocations: access
-                .revocations
-                .iter()
-                .map(|r| r.as_bytes().to_vec().into())
-                .collect(),
+            revocations: access.revocation_bytes(),
         },
     ))
 }
@@ -296,15 +291,12 @@ pub(crate) fn parse_stanzas(
                     "a stanza names an invalid recipient key",
                 )
             })?;
-            let parsed = Stanza::parse(&s.stanza)
-                .ok()
-                .filter(|p| p.tag() == "X25519" && p.to_bytes() == s.stanza.as_slice())
-                .ok_or_else(|| {
-                    ApiError::bad_request(
-                        "invalid-stanza",
-                        "a stanza is not a canonical age X25519 stanza",
-                    )
-                })?;
+            let parsed = super::x25519_stanza(&s.stanza).ok_or_else(|| {
+                ApiError::bad_request(
+                    "invalid-stanza",
+                    "a stanza is not a canonical age X25519 stanza",
+                )
+            })?;
             Ok((*s.recipient, parsed.to_bytes()))
         })
         .collect()

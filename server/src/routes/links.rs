@@ -13,7 +13,6 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use lexvault_core::age::Stanza;
 use lexvault_core::api::{
     CreateLink, LinkInfo, LinkList, LinkStatus, OpenLink, OpenedLink, VersionView,
 };
@@ -158,9 +157,7 @@ pub async fn create(
             "the link must open the document's latest version; fetch it and make the link again",
         ));
     }
-    let stanza = Stanza::parse(&body.stanza)
-        .ok()
-        .filter(|s| s.tag() == "X25519" && s.to_bytes() == body.stanza.as_slice())
+    let stanza = super::x25519_stanza(&body.stanza)
         .ok_or_else(|| invalid_link("the stanza is not a canonical age X25519 stanza"))?;
     if stanza.digest() != binding.stanza_digest.0 {
         return Err(invalid_link(
@@ -168,21 +165,14 @@ pub async fn create(
         ));
     }
 
-    let mut lookup = access.grants.clone();
-    lookup.push(grant.clone());
-    verify_grant_chain(
-        &access.matter,
-        &grant,
-        lookup.as_slice(),
-        &access.revocations,
-        now,
-    )
-    .map_err(|why| {
-        ApiError::forbidden(
-            "grant-refused",
-            format!("the link's grant confers nothing: {why}"),
-        )
-    })?;
+    access
+        .verify_arriving(&grant, std::slice::from_ref(&grant), now)
+        .map_err(|why| {
+            ApiError::forbidden(
+                "grant-refused",
+                format!("the link's grant confers nothing: {why}"),
+            )
+        })?;
 
     let link = NewLink {
         id: *body.link_id,

@@ -4,13 +4,10 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use lexvault_core::age::Stanza;
 use lexvault_core::api::{
     AddGrant, CreateMatter, EventList, EventView, GrantList, MatterList, Revoke,
 };
-use lexvault_core::grant::{
-    Rights, Scope, parse_grant, parse_revocation, verify_grant_chain, verify_revocation,
-};
+use lexvault_core::grant::{Rights, Scope, parse_grant, parse_revocation, verify_revocation};
 use lexvault_core::key_bundle::verify_key_bundle;
 use lexvault_core::matter::{MatterId, verify_matter};
 use lexvault_core::membership::verify_member_certificate;
@@ -135,11 +132,7 @@ pub async fn grants(
         &GrantList {
             matter: access.matter.as_bytes().to_vec().into(),
             grants,
-            revocations: access
-                .revocations
-                .iter()
-                .map(|r| r.as_bytes().to_vec().into())
-                .collect(),
+            revocations: access.revocation_bytes(),
         },
     ))
 }
@@ -169,18 +162,11 @@ pub async fn add_grant(
         ));
     }
     let now = state.now();
-    let mut lookup = access.grants.clone();
-    lookup.push(grant.clone());
-    verify_grant_chain(
-        &access.matter,
-        &grant,
-        lookup.as_slice(),
-        &access.revocations,
-        now,
-    )
-    .map_err(|why| {
-        ApiError::forbidden("grant-refused", format!("the grant confers nothing: {why}"))
-    })?;
+    access
+        .verify_arriving(&grant, std::slice::from_ref(&grant), now)
+        .map_err(|why| {
+            ApiError::forbidden("grant-refused", format!("the grant confers nothing: {why}"))
+        })?;
     let stanza = bound_stanza(
         &state,
         &grant,
@@ -232,8 +218,11 @@ pub(crate) async fn bound_stanza(
             "the grant binds a stanza; send it with the grant",
         )),
         (Some(binding), Scope::Document(document), Some(bytes)) => {
-            let parsed = Stanza::parse(bytes).map_err(|why| {
-                ApiError::bad_request("invalid-stanza", format!("the stanza is invalid: {why}"))
+            let parsed = super::x25519_stanza(bytes).ok_or_else(|| {
+                ApiError::bad_request(
+                    "invalid-stanza",
+                    "the stanza is not a canonical age X25519 stanza",
+                )
             })?;
             if parsed.digest() != binding.stanza_digest.0 {
                 return Err(ApiError::bad_request(

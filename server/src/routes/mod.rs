@@ -37,6 +37,15 @@ fn parse_hex<const N: usize>(text: &str) -> Option<[u8; N]> {
     Some(out)
 }
 
+/// Parses a canonical age X25519 stanza: the only kind a wrapped file key
+/// is stored as.
+#[must_use]
+pub fn x25519_stanza(bytes: &[u8]) -> Option<lexvault_core::age::Stanza> {
+    lexvault_core::age::Stanza::parse(bytes)
+        .ok()
+        .filter(|s| s.tag() == "X25519" && s.to_bytes() == bytes)
+}
+
 /// A CBOR answer.
 pub fn cbor<T: Encode<()>>(status: StatusCode, message: &T) -> Response {
     let mut response = (status, api::encode(message)).into_response();

@@ -16,7 +16,7 @@ use axum::response::Response;
 use bytes::{Buf as _, BytesMut};
 use futures_util::StreamExt as _;
 use lexvault_core::api::{self, UploadEnvelope};
-use lexvault_core::grant::{Grant, Rights, Scope, parse_grant, verify_grant_chain};
+use lexvault_core::grant::{Grant, Rights, Scope, parse_grant};
 use lexvault_core::manifest::{
     DocumentId, Manifest, PayloadHasher, VersionNumber, verify_manifest, verify_succession,
 };
@@ -262,8 +262,6 @@ fn check_grants(
         .map_err(|why| {
             ApiError::bad_request("invalid-grant", format!("a grant is invalid: {why}"))
         })?;
-    let mut lookup = access.grants.clone();
-    lookup.extend(parsed.iter().cloned());
     let terms = manifest.record();
     parsed
         .iter()
@@ -275,14 +273,7 @@ fn check_grants(
                     "a grant is for another matter",
                 ));
             }
-            verify_grant_chain(
-                &access.matter,
-                grant,
-                lookup.as_slice(),
-                &access.revocations,
-                now,
-            )
-            .map_err(|why| {
+            access.verify_arriving(grant, &parsed, now).map_err(|why| {
                 ApiError::forbidden("grant-refused", format!("a grant confers nothing: {why}"))
             })?;
             if let Some(binding) = record.wrapped_key() {
@@ -291,8 +282,8 @@ fn check_grants(
                     && record.scope() == &Scope::Document(*terms.document_id())
                     && stanzas.iter().any(|(r, s)| {
                         *r == grantee
-                            && lexvault_core::age::Stanza::parse(s)
-                                .is_ok_and(|p| p.digest() == binding.stanza_digest.0)
+                            && super::x25519_stanza(s)
+                                .is_some_and(|p| p.digest() == binding.stanza_digest.0)
                     });
                 if !bound {
                     return Err(ApiError::bad_request(

@@ -239,19 +239,6 @@ pub struct NewGrant {
     pub record: Vec<u8>,
 }
 
-/// Replay protection for signed requests.
-pub trait ReplayGuard: Send + Sync + 'static {
-    /// Records `nonce` for `signer` until `expires_at`; `false` if it was
-    /// already recorded (a replay). Forgets nonces that expired by `now`.
-    fn remember_nonce(
-        &self,
-        signer: &KeyBytes,
-        nonce: &[u8; 16],
-        expires_at: u64,
-        now: u64,
-    ) -> StoreResult<bool>;
-}
-
 /// Identities, membership and the firm's administrator.
 pub trait IdentityStore: Send + Sync + 'static {
     /// The administrator's signed key bundle, once set.
@@ -333,24 +320,21 @@ pub trait DocumentStore: Send + Sync + 'static {
 pub trait EventLog: Send + Sync + 'static {
     /// Appends an event that changes no other state (a view, a download).
     fn record(&self, event: NewEvent) -> StoreResult<u64>;
+    /// The signed requests (evidence) of the events recorded at or after
+    /// `since`: what the replay cache is seeded with at start.
+    fn requests_since(&self, since: u64) -> StoreResult<Vec<Vec<u8>>>;
     /// A matter's events, oldest first.
     fn events_for_matter(&self, matter: &IdBytes) -> StoreResult<Vec<EventRow>>;
 }
 
 /// Everything the server stores besides blobs.
 pub trait MetadataStore:
-    ReplayGuard + IdentityStore + MatterStore + DocumentStore + EventLog + LinkStore + LoginStore
+    IdentityStore + MatterStore + DocumentStore + EventLog + LinkStore + LoginStore
 {
 }
 
 impl<T> MetadataStore for T where
-    T: ReplayGuard
-        + IdentityStore
-        + MatterStore
-        + DocumentStore
-        + EventLog
-        + LinkStore
-        + LoginStore
+    T: IdentityStore + MatterStore + DocumentStore + EventLog + LinkStore + LoginStore
 {
 }
 

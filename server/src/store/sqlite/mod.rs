@@ -18,7 +18,7 @@ use rusqlite::{Connection, OptionalExtension as _, Transaction, TransactionBehav
 use super::{
     BlobName, DigestBytes, DocumentRow, DocumentStore, EventKind, EventLog, EventRow, GrantRow,
     IdBytes, IdentityRow, IdentityStore, KeyBytes, MatterStore, NewEvent, NewGrant, NewVersion,
-    ReplayGuard, StanzaRow, StoreError, StoreResult, VersionRow,
+    StanzaRow, StoreError, StoreResult, VersionRow,
 };
 
 /// The schema, one migration per entry (`server/migrations/`); entry `i`
@@ -187,29 +187,6 @@ fn kind_from_name(name: &str) -> EventKind {
     ALL.into_iter()
         .find(|k| k.name() == name)
         .unwrap_or(EventKind::Viewed)
-}
-
-impl ReplayGuard for SqliteStore {
-    fn remember_nonce(
-        &self,
-        signer: &KeyBytes,
-        nonce: &[u8; 16],
-        expires_at: u64,
-        now: u64,
-    ) -> StoreResult<bool> {
-        self.write(|tx| {
-            tx.execute(
-                "DELETE FROM request_nonces WHERE expires_at <= ?1",
-                params![to_i64(now)?],
-            )?;
-            let inserted = tx.execute(
-                "INSERT INTO request_nonces (signer, nonce, expires_at) VALUES (?1, ?2, ?3)
-                 ON CONFLICT DO NOTHING",
-                params![signer.as_slice(), nonce.as_slice(), to_i64(expires_at)?],
-            )?;
-            Ok(inserted == 1)
-        })
-    }
 }
 
 const ADMINISTRATOR: &str = "administrator";
@@ -588,6 +565,14 @@ impl DocumentStore for SqliteStore {
 impl EventLog for SqliteStore {
     fn record(&self, event: NewEvent) -> StoreResult<u64> {
         self.write(|tx| append_event(tx, &event))
+    }
+
+    fn requests_since(&self, since: u64) -> StoreResult<Vec<Vec<u8>>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached("SELECT request FROM events WHERE at >= ?1")?;
+            let rows = stmt.query_map([to_i64(since)?], |r| r.get(0))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
     }
 
     fn events_for_matter(&self, matter: &IdBytes) -> StoreResult<Vec<EventRow>> {
