@@ -128,6 +128,27 @@ fn password_login_on_a_new_device_recovers_the_identity() {
         b"privileged memo"
     );
 
+    // For automation the password can come from a file descriptor, which
+    // wins over the environment.
+    let scripted = CliUser::new(&server.url, "wrong password");
+    let mut child = std::process::Command::new(lexvault_tests::cli::binary())
+        .args(["--json", "--password-fd", "0", "login", "ada"])
+        .env("LEXVAULT_HOME", scripted.home.path())
+        .env("LEXVAULT_SERVER", &server.url)
+        .env("LEXVAULT_PASSWORD", "wrong password")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), b"attorney password\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
     let thief = CliUser::new(&server.url, "wrong password");
     let out = thief.run(&["login", "ada"]);
     assert_eq!(out.status.code(), Some(1));
