@@ -59,6 +59,10 @@
 //! - [`codec`], [`signed`], [`domain`]: deterministic CBOR, the signed-record
 //!   envelope, and every domain-separation label.
 //! - [`secret`]: secret-holding types and the constant-time comparison.
+//! - [`merkle`]: RFC 9162 Merkle tree hashing, inclusion and consistency
+//!   proofs; [`note`]: C2SP signed notes with Ed25519 note keys;
+//!   [`checkpoint`]: C2SP tlog-checkpoint bodies and witness cosignatures
+//!   (tlog-cosignature) for the verifiable access log.
 
 #![forbid(unsafe_code)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
@@ -134,6 +138,7 @@ macro_rules! signed_record {
 pub mod age;
 pub mod api;
 pub mod backup;
+pub mod checkpoint;
 pub mod codec;
 pub mod domain;
 pub mod grant;
@@ -144,7 +149,9 @@ pub mod login;
 pub mod manifest;
 pub mod matter;
 pub mod membership;
+pub mod merkle;
 pub mod metadata;
+pub mod note;
 pub mod request;
 pub mod secret;
 pub mod signed;
