@@ -133,10 +133,26 @@ impl CompactTree {
         }
     }
 
+    /// Restores a tree saved with [`CompactTree::size`] and
+    /// [`CompactTree::subtrees`], so that an auditor can resume where it
+    /// stopped. Returns `None` unless there is exactly one subtree hash per
+    /// set bit of `size`.
+    #[must_use]
+    pub fn from_parts(size: u64, subtrees: Vec<Hash>) -> Option<Self> {
+        (u64::from(size.count_ones()) == subtrees.len() as u64).then_some(Self { size, subtrees })
+    }
+
     /// The number of leaves appended so far.
     #[must_use]
     pub const fn size(&self) -> u64 {
         self.size
+    }
+
+    /// The roots of the perfect subtrees that make up the tree, largest
+    /// (leftmost) first: one per set bit of the size.
+    #[must_use]
+    pub fn subtrees(&self) -> &[Hash] {
+        &self.subtrees
     }
 
     /// Appends a leaf hash (compute it with [`leaf_hash`]).
@@ -458,6 +474,23 @@ mod tests {
             assert_eq!(tree.size(), i as u64 + 1);
             assert_eq!(tree.root(), reference_root(&all[..=i]), "size {}", i + 1);
         }
+    }
+
+    #[test]
+    fn compact_tree_resumes_from_its_parts() {
+        let all = leaves(77);
+        let mut tree = CompactTree::new();
+        for leaf in &all[..50] {
+            tree.push(*leaf);
+        }
+        let mut resumed = CompactTree::from_parts(tree.size(), tree.subtrees().to_vec()).unwrap();
+        assert_eq!(resumed.subtrees().len(), 3); // 50 = 32 + 16 + 2
+        for leaf in &all[50..] {
+            resumed.push(*leaf);
+        }
+        assert_eq!(resumed.root(), root(&all));
+        assert_eq!(CompactTree::from_parts(50, vec![[0; 32]; 2]), None);
+        assert_eq!(CompactTree::from_parts(0, vec![]), Some(CompactTree::new()));
     }
 
     #[test]
