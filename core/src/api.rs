@@ -499,6 +499,65 @@ pub struct LoginResult {
     pub bundle: ByteVec,
 }
 
+// ---------------------------------------------------------------------------
+// The access log (spec: `spec/log.md` §Server API)
+
+/// The response header that carries a [`Receipt`] when a call recorded an
+/// event.
+pub const RECEIPT_HEADER: &str = "lexvault-receipt";
+
+/// Proof that a call's event was appended: the entry, a signed checkpoint
+/// that includes it, and the inclusion proof. Sent base64url (unpadded) in
+/// the [`RECEIPT_HEADER`] header.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+#[cbor(map)]
+pub struct Receipt {
+    /// The entry's leaf index.
+    #[n(0)]
+    pub index: u64,
+    /// The entry's canonical bytes (`log_entry::LogEntry`).
+    #[n(1)]
+    pub entry: ByteVec,
+    /// A signed checkpoint (C2SP signed note) whose tree includes the entry.
+    #[n(2)]
+    pub checkpoint: ByteVec,
+    /// The inclusion proof of the entry in that checkpoint's tree.
+    #[n(3)]
+    pub proof: Vec<ByteArray<32>>,
+}
+
+/// `GET /v1/log/checkpoint`: the newest signed checkpoint.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+#[cbor(map)]
+pub struct LogCheckpoint {
+    /// The signed note.
+    #[n(0)]
+    pub checkpoint: ByteVec,
+    /// The log's note verifier key (`name+hash+key`), for clients that have
+    /// not pinned it yet (trust on first use; compare it out of band).
+    #[n(1)]
+    pub verifier_key: String,
+}
+
+/// `GET /v1/log/entries?start=S&end=E`: entries `S..E` (at most 1000).
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+#[cbor(map)]
+pub struct LogEntries {
+    /// Each entry's canonical bytes, in order from `S`.
+    #[n(0)]
+    pub entries: Vec<ByteVec>,
+}
+
+/// `GET /v1/log/inclusion?index=I&size=N` and
+/// `GET /v1/log/consistency?from=M&to=N`: a Merkle proof.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+#[cbor(map)]
+pub struct LogProof {
+    /// The proof's hashes, in RFC 9162 order.
+    #[n(0)]
+    pub hashes: Vec<ByteArray<32>>,
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {

@@ -145,6 +145,7 @@ pub mod grant;
 pub mod key_bundle;
 pub mod keys;
 pub mod link;
+pub mod log_entry;
 pub mod login;
 pub mod manifest;
 pub mod matter;
