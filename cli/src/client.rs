@@ -5,8 +5,11 @@
 //! records inside the answers is [`crate::vault`]'s job.
 
 use std::io::Read;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use lexvault_core::api::{self, ErrorBody};
 use lexvault_core::keys::SigningSecretKey;
 use lexvault_core::request::{BodyDigest, RequestTarget, SIGNATURE_HEADER, SignedRequest};
@@ -104,6 +107,10 @@ impl std::fmt::Debug for Download {
 pub struct Client {
     agent: ureq::Agent,
     base: String,
+    /// Receipts the server sent (header `lexvault-receipt`, decoded from
+    /// base64url; empty when undecodable), in arrival order, for the log
+    /// monitor to verify.
+    receipts: Arc<Mutex<Vec<Vec<u8>>>>,
 }
 
 impl std::fmt::Debug for Client {
@@ -133,6 +140,7 @@ impl Client {
         Ok(Self {
             agent: ureq::Agent::new_with_config(config),
             base: base.to_owned(),
+            receipts: Arc::default(),
         })
     }
 
@@ -140,6 +148,39 @@ impl Client {
     #[must_use]
     pub fn base_url(&self) -> &str {
         &self.base
+    }
+
+    /// Takes the receipts received since the last call, oldest first.
+    #[must_use]
+    pub fn take_receipts(&self) -> Vec<Vec<u8>> {
+        std::mem::take(&mut *self.receipts.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Keeps the receipt of `response`, if it has one, and turns an error
+    /// answer into [`ClientError::Api`].
+    fn check_status(
+        &self,
+        response: ureq::http::Response<ureq::Body>,
+    ) -> ClientResult<ureq::http::Response<ureq::Body>> {
+        if let Some(value) = response.headers().get(api::RECEIPT_HEADER) {
+            let bytes = value
+                .to_str()
+                .ok()
+                .and_then(|v| URL_SAFE_NO_PAD.decode(v).ok())
+                .unwrap_or_default();
+            self.receipts
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(bytes);
+        }
+        check_status(response)
+    }
+
+    fn decode_answer<T>(&self, response: ureq::http::Response<ureq::Body>) -> ClientResult<T>
+    where
+        T: for<'b> Decode<'b, ()> + Encode<()>,
+    {
+        read_answer(self.check_status(response)?)
     }
 
     /// Signs a request for `method` on `path_and_query` with a body hashing
@@ -180,7 +221,7 @@ impl Client {
             .header(SIGNATURE_HEADER, &signature)
             .call()
             .map_err(transport)?;
-        decode_answer(response)
+        self.decode_answer(response)
     }
 
     /// `GET path` without a signature (the calls that precede having keys).
@@ -189,7 +230,7 @@ impl Client {
         T: for<'b> Decode<'b, ()> + Encode<()>,
     {
         let response = self.agent.get(self.url(path)).call().map_err(transport)?;
-        decode_answer(response)
+        self.decode_answer(response)
     }
 
     /// `POST path` with a CBOR body, signed by `key`, answered with a CBOR
@@ -208,7 +249,7 @@ impl Client {
             .header("content-type", api::CBOR)
             .send(&bytes[..])
             .map_err(transport)?;
-        decode_answer(response)
+        self.decode_answer(response)
     }
 
     /// `POST path` with a CBOR body, signed by `key`, answered with no body.
@@ -227,7 +268,7 @@ impl Client {
             .header("content-type", api::CBOR)
             .send(&bytes[..])
             .map_err(transport)?;
-        check_status(response).map(|_| ())
+        self.check_status(response).map(|_| ())
     }
 
     /// `DELETE path`, signed by `key`, answered with no body.
@@ -239,7 +280,7 @@ impl Client {
             .header(SIGNATURE_HEADER, &signature)
             .call()
             .map_err(transport)?;
-        check_status(response).map(|_| ())
+        self.check_status(response).map(|_| ())
     }
 
     /// `POST path` with a CBOR body and no signature.
@@ -255,7 +296,7 @@ impl Client {
             .header("content-type", api::CBOR)
             .send(&bytes[..])
             .map_err(transport)?;
-        decode_answer(response)
+        self.decode_answer(response)
     }
 
     /// Streams an upload: the envelope's length, the envelope, then
@@ -286,7 +327,7 @@ impl Client {
             .header("content-length", total.to_string())
             .send(ureq::SendBody::from_reader(&mut body))
             .map_err(transport)?;
-        decode_answer(response)
+        self.decode_answer(response)
     }
 
     /// `GET path` for a payload, signed by `key`, from byte `offset` on.
@@ -304,7 +345,7 @@ impl Client {
         if offset > 0 {
             request = request.header("range", format!("bytes={offset}-"));
         }
-        let response = check_status(request.call().map_err(transport)?)?;
+        let response = self.check_status(request.call().map_err(transport)?)?;
         let status = response.status().as_u16();
         if offset > 0 && status != 206 {
             return Err(ClientError::Protocol(
@@ -355,11 +396,11 @@ fn check_status(
     })
 }
 
-fn decode_answer<T>(response: ureq::http::Response<ureq::Body>) -> ClientResult<T>
+/// Reads and decodes a successful answer's body.
+fn read_answer<T>(mut response: ureq::http::Response<ureq::Body>) -> ClientResult<T>
 where
     T: for<'b> Decode<'b, ()> + Encode<()>,
 {
-    let mut response = check_status(response)?;
     let bytes = response
         .body_mut()
         .with_config()
