@@ -548,6 +548,20 @@ pub struct LogEntries {
     pub entries: Vec<ByteVec>,
 }
 
+/// `GET /v1/log/bundle?start=S&end=E` (the firm's administrator): entries
+/// `S..E` and the signed records their subjects name, for the auditor.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+#[cbor(map)]
+pub struct LogBundle {
+    /// Each entry's canonical bytes, in order from `S`.
+    #[n(0)]
+    pub entries: Vec<ByteVec>,
+    /// Signed records (matters, grants, revocations, manifests, key
+    /// bundles, member certificates) whose digests the entries name.
+    #[n(1)]
+    pub records: Vec<ByteVec>,
+}
+
 /// `GET /v1/log/inclusion?index=I&size=N` and
 /// `GET /v1/log/consistency?from=M&to=N`: a Merkle proof.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]

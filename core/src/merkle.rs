@@ -173,6 +173,16 @@ impl CompactTree {
         self.size = self.size.saturating_add(1);
     }
 
+    /// Appends a leaf hash and returns its inclusion proof in the grown
+    /// tree: the audit path of the last leaf is the perfect subtrees of the
+    /// tree before it, smallest (rightmost) first. This is how a log hands
+    /// out a receipt for every append without keeping the leaves in memory.
+    pub fn push_with_proof(&mut self, leaf_hash: Hash) -> Vec<Hash> {
+        let proof = self.subtrees.iter().rev().copied().collect();
+        self.push(leaf_hash);
+        proof
+    }
+
     /// Appends the leaf for entry bytes `data`: `push(leaf_hash(data))`.
     pub fn push_data(&mut self, data: &[u8]) {
         self.push(leaf_hash(data));
@@ -473,6 +483,22 @@ mod tests {
             tree.push(*leaf);
             assert_eq!(tree.size(), i as u64 + 1);
             assert_eq!(tree.root(), reference_root(&all[..=i]), "size {}", i + 1);
+        }
+    }
+
+    #[test]
+    fn proofs_of_appended_leaves_match_generated_ones_and_verify() {
+        let all = leaves(70);
+        let mut tree = CompactTree::new();
+        for (i, leaf) in all.iter().enumerate() {
+            let proof = tree.push_with_proof(*leaf);
+            let size = i as u64 + 1;
+            assert_eq!(
+                proof,
+                inclusion_proof(&all[..=i], i as u64).unwrap(),
+                "size {size}"
+            );
+            verify_inclusion(i as u64, size, leaf, &proof, &tree.root()).unwrap();
         }
     }
 

@@ -11,6 +11,7 @@ use axum::routing::{get, post};
 
 use crate::auth::ReplayCache;
 use crate::error::ApiError;
+use crate::log::TransparencyLog;
 use crate::routes;
 use crate::store::blobs::DirectoryBlobs;
 use crate::store::sqlite::SqliteStore;
@@ -44,6 +45,8 @@ pub struct AppState {
     store: Arc<dyn MetadataStore>,
     /// The nonces of recent signed requests.
     pub replay: Arc<ReplayCache>,
+    /// The transparency log's key.
+    pub log: Arc<TransparencyLog>,
     /// Ciphertext payloads.
     pub blobs: Arc<dyn BlobStore>,
     /// Limits to enforce.
@@ -66,11 +69,13 @@ impl AppState {
         blobs: Arc<dyn BlobStore>,
         limits: Limits,
     ) -> StoreResult<Self> {
+        let log = Arc::new(TransparencyLog::open(store.as_ref())?);
         let state = Self {
             store,
             blobs,
             limits,
             replay: Arc::new(ReplayCache::default()),
+            log,
         };
         let now = state.now();
         let window = limits.request_window_secs;
@@ -202,11 +207,20 @@ pub fn router(state: AppState) -> Router {
             "/v1/documents/{document}/versions/{version}/payload",
             get(routes::documents::download),
         )
+        .route("/v1/log/checkpoint", get(routes::log::checkpoint))
+        .route("/v1/log/entries", get(routes::log::entries))
+        .route("/v1/log/bundle", get(routes::log::bundle))
+        .route("/v1/log/inclusion", get(routes::log::inclusion))
+        .route("/v1/log/consistency", get(routes::log::consistency))
         .merge(routes::links::routes())
         .merge(routes::login::routes())
         // Uploads stream past the default limit; message bodies are bounded
         // where they are read.
         .layer(DefaultBodyLimit::disable())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::log::attach_receipt,
+        ))
         .layer(axum::middleware::from_fn(refuse_percent_encoding))
         .fallback(|| async { ApiError::not_found() })
         .method_not_allowed_fallback(|| async {

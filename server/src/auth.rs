@@ -34,6 +34,7 @@ use minicbor::{Decode, Encode};
 
 use crate::app::AppState;
 use crate::error::ApiError;
+use crate::store::ReceiptSlot;
 
 /// An authenticated caller.
 #[derive(Clone, Debug)]
@@ -42,6 +43,8 @@ pub struct Caller {
     pub key: SigningPublicKey,
     /// The exact signed request record: the evidence kept with the event.
     pub evidence: Vec<u8>,
+    /// Where the store reports the call's log entry, for its receipt.
+    pub receipt: Option<ReceiptSlot>,
 }
 
 impl Caller {
@@ -79,6 +82,7 @@ pub async fn authenticate(
     Ok(Caller {
         key: *signed.signer(),
         evidence: signed.as_bytes().to_vec(),
+        receipt: parts.extensions.get::<ReceiptSlot>().cloned(),
     })
 }
 

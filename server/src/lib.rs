@@ -8,6 +8,7 @@
 //! - [`auth`]: signed-request authentication; [`access`]: who may see what.
 //! - [`store`]: storage behind narrow traits (SQLite and a blob directory).
 //! - [`admin`]: the init step that names the firm's administrator.
+//! - [`log`]: the transparency log's key, checkpoints and receipts.
 //! - [`config`], [`serve`], [`telemetry`]: settings, the listener (with
 //!   optional TLS) and logging.
 
@@ -19,6 +20,7 @@ pub mod app;
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod log;
 pub mod routes;
 pub mod serve;
 pub mod store;

@@ -3,6 +3,7 @@
 pub mod documents;
 pub mod identities;
 pub mod links;
+pub mod log;
 pub mod login;
 pub mod matters;
 pub mod upload;
@@ -67,5 +68,6 @@ pub fn event(kind: EventKind, caller: &Caller, at: u64) -> NewEvent {
         version: None,
         subject: None,
         request: caller.evidence.clone(),
+        receipt: caller.receipt.clone(),
     }
 }

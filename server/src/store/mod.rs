@@ -18,10 +18,12 @@
 
 pub mod blobs;
 pub mod links;
+pub mod log;
 pub mod login;
 pub mod sqlite;
 
 pub use links::LinkStore;
+pub use log::{Appended, LogStore, ReceiptSlot};
 pub use login::LoginStore;
 
 use std::io;
@@ -89,6 +91,9 @@ pub struct NewEvent {
     pub subject: Option<DigestBytes>,
     /// The exact signed request bytes.
     pub request: Vec<u8>,
+    /// Where the store puts the event's log position once committed, for
+    /// the call's receipt.
+    pub receipt: Option<ReceiptSlot>,
 }
 
 /// The kinds of event the server records.
@@ -329,12 +334,12 @@ pub trait EventLog: Send + Sync + 'static {
 
 /// Everything the server stores besides blobs.
 pub trait MetadataStore:
-    IdentityStore + MatterStore + DocumentStore + EventLog + LinkStore + LoginStore
+    IdentityStore + MatterStore + DocumentStore + EventLog + LinkStore + LoginStore + LogStore
 {
 }
 
 impl<T> MetadataStore for T where
-    T: IdentityStore + MatterStore + DocumentStore + EventLog + LinkStore + LoginStore
+    T: IdentityStore + MatterStore + DocumentStore + EventLog + LinkStore + LoginStore + LogStore
 {
 }
 

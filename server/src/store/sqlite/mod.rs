@@ -8,17 +8,23 @@
 //! `PRAGMA user_version`.
 
 mod links;
+mod log;
 mod login;
 
+use std::cell::{Cell, RefCell};
+use std::ops::Deref;
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use rusqlite::{Connection, OptionalExtension as _, Transaction, TransactionBehavior, params};
 
+use lexvault_core::log_entry::{LOG_ENTRY_VERSION, LogEntry};
+use lexvault_core::merkle::{self, CompactTree, Hash};
+
 use super::{
-    BlobName, DigestBytes, DocumentRow, DocumentStore, EventKind, EventLog, EventRow, GrantRow,
-    IdBytes, IdentityRow, IdentityStore, KeyBytes, MatterStore, NewEvent, NewGrant, NewVersion,
-    StanzaRow, StoreError, StoreResult, VersionRow,
+    Appended, BlobName, DigestBytes, DocumentRow, DocumentStore, EventKind, EventLog, EventRow,
+    GrantRow, IdBytes, IdentityRow, IdentityStore, KeyBytes, MatterStore, NewEvent, NewGrant,
+    NewVersion, ReceiptSlot, StanzaRow, StoreError, StoreResult, VersionRow,
 };
 
 /// The schema, one migration per entry (`server/migrations/`); entry `i`
@@ -28,6 +34,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/0001_vault.sql"),
     include_str!("../../../migrations/0002_links.sql"),
     include_str!("../../../migrations/0003_login.sql"),
+    include_str!("../../../migrations/0004_log.sql"),
 ];
 
 /// How many reader connections to keep open.
@@ -35,7 +42,7 @@ const READERS: usize = 4;
 
 /// The SQLite metadata store.
 pub struct SqliteStore {
-    writer: Mutex<Connection>,
+    writer: Mutex<Writer>,
     readers: Mutex<Vec<Connection>>,
     path: std::path::PathBuf,
 }
@@ -62,27 +69,76 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// The one writing connection and the log's tree, which only it appends
+/// to, in commit order.
+struct Writer {
+    conn: Connection,
+    tree: CompactTree,
+}
+
+/// A write transaction: the rusqlite transaction, and the log leaves its
+/// events append (made visible in the tree only if it commits).
+pub(crate) struct WriteTx<'c> {
+    tx: Transaction<'c>,
+    next_index: Cell<u64>,
+    appended: RefCell<Vec<(u64, Vec<u8>, Hash, Option<ReceiptSlot>)>>,
+}
+
+impl<'c> Deref for WriteTx<'c> {
+    type Target = Transaction<'c>;
+
+    fn deref(&self) -> &Transaction<'c> {
+        &self.tx
+    }
+}
+
 impl SqliteStore {
-    /// Opens (creating if needed) the database at `path` and runs any
-    /// pending migrations.
+    /// Opens (creating if needed) the database at `path`, runs any pending
+    /// migrations, and rebuilds the log's tree from its leaves.
     pub fn open(path: &Path) -> StoreResult<Self> {
-        let mut writer = Connection::open(path)?;
-        configure(&writer)?;
-        migrate(&mut writer)?;
+        let mut conn = Connection::open(path)?;
+        configure(&conn)?;
+        migrate(&mut conn)?;
+        let tree = load_tree(&conn)?;
         Ok(Self {
-            writer: Mutex::new(writer),
+            writer: Mutex::new(Writer { conn, tree }),
             readers: Mutex::new(Vec::new()),
             path: path.to_owned(),
         })
     }
 
     /// Runs `f` in an immediate transaction on the writer, committing if it
-    /// returns `Ok`.
-    fn write<T>(&self, f: impl FnOnce(&Transaction<'_>) -> StoreResult<T>) -> StoreResult<T> {
-        let mut conn = lock(&self.writer);
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    /// returns `Ok`; then appends the transaction's log leaves to the tree
+    /// and fills their receipt slots.
+    fn write<T>(&self, f: impl FnOnce(&WriteTx<'_>) -> StoreResult<T>) -> StoreResult<T> {
+        let mut guard = lock(&self.writer);
+        let writer = &mut *guard;
+        let tx = writer
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // Another process (the init step) may have appended since: the
+        // database, locked now, is the authority.
+        catch_up(&tx, &mut writer.tree)?;
+        let tx = WriteTx {
+            next_index: Cell::new(writer.tree.size()),
+            tx,
+            appended: RefCell::default(),
+        };
         let out = f(&tx)?;
+        let WriteTx { tx, appended, .. } = tx;
         tx.commit()?;
+        for (index, entry, hash, slot) in appended.into_inner() {
+            let proof = writer.tree.push_with_proof(hash);
+            if let Some(slot) = slot {
+                *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(Appended {
+                    index,
+                    entry,
+                    size: writer.tree.size(),
+                    root: writer.tree.root(),
+                    proof,
+                });
+            }
+        }
         Ok(out)
     }
 
@@ -137,8 +193,57 @@ fn from_i64(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
 }
 
-/// Appends an event inside the caller's transaction.
-pub(crate) fn append_event(tx: &Transaction<'_>, e: &NewEvent) -> StoreResult<u64> {
+/// Rebuilds the log's compact tree from the stored leaves, checking that
+/// the indices run from 0 without a gap.
+fn load_tree(conn: &Connection) -> StoreResult<CompactTree> {
+    let mut tree = CompactTree::new();
+    catch_up(conn, &mut tree)?;
+    Ok(tree)
+}
+
+/// Appends to `tree` the leaves stored after its size.
+fn catch_up(conn: &Connection, tree: &mut CompactTree) -> StoreResult<()> {
+    let mut stmt =
+        conn.prepare_cached("SELECT idx, hash FROM log_leaves WHERE idx >= ?1 ORDER BY idx")?;
+    let mut rows = stmt.query([to_i64(tree.size())?])?;
+    while let Some(row) = rows.next()? {
+        let idx: i64 = row.get(0)?;
+        if from_i64(idx) != tree.size() {
+            return Err(StoreError::Database(format!(
+                "the log has a gap at leaf {}: the database was altered",
+                tree.size()
+            )));
+        }
+        tree.push(fixed(row.get(1)?)?);
+    }
+    Ok(())
+}
+
+/// Appends an event, and its log leaf, inside the caller's transaction.
+pub(crate) fn append_event(tx: &WriteTx<'_>, e: &NewEvent) -> StoreResult<u64> {
+    let index = tx.next_index.get();
+    let entry = LogEntry {
+        version: LOG_ENTRY_VERSION,
+        index,
+        at: e.at,
+        kind: e.kind.name().to_owned(),
+        actor: e.actor.into(),
+        matter_id: e.matter_id.map(Into::into),
+        document_id: e.document_id.map(Into::into),
+        document_version: e.version,
+        subject: e.subject.map(Into::into),
+        evidence: e.request.clone().into(),
+    };
+    let bytes = entry.to_bytes();
+    let hash = merkle::leaf_hash(&bytes);
+    tx.execute(
+        "INSERT INTO log_leaves (idx, entry, hash) VALUES (?1, ?2, ?3)",
+        params![to_i64(index)?, bytes, hash.as_slice()],
+    )?;
+    tx.next_index.set(index.saturating_add(1));
+    tx.appended
+        .borrow_mut()
+        .push((index, bytes, hash, e.receipt.clone()));
     tx.execute(
         "INSERT INTO events (at, kind, actor, matter_id, document_id, version, subject, request)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -358,7 +463,7 @@ impl MatterStore for SqliteStore {
     }
 }
 
-fn insert_grant(tx: &Transaction<'_>, grant: &NewGrant) -> StoreResult<()> {
+fn insert_grant(tx: &WriteTx<'_>, grant: &NewGrant) -> StoreResult<()> {
     tx.execute(
         "INSERT INTO grants (digest, matter_id, grantee, record) VALUES (?1, ?2, ?3, ?4)",
         params![
@@ -375,7 +480,7 @@ fn insert_grant(tx: &Transaction<'_>, grant: &NewGrant) -> StoreResult<()> {
 /// is kept (the first wrapped key stands; a grant naming another digest is
 /// refused before this point).
 fn insert_stanza(
-    tx: &Transaction<'_>,
+    tx: &WriteTx<'_>,
     document: &IdBytes,
     version: u32,
     recipient: &KeyBytes,
@@ -597,6 +702,7 @@ impl EventLog for SqliteStore {
                         version: r.get(6)?,
                         subject: subject.map(fixed).transpose()?,
                         request: r.get(8)?,
+                        receipt: None,
                     },
                     kind_name,
                 })
