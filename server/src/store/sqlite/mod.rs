@@ -81,7 +81,15 @@ struct Writer {
 pub(crate) struct WriteTx<'c> {
     tx: Transaction<'c>,
     next_index: Cell<u64>,
-    appended: RefCell<Vec<(u64, Vec<u8>, Hash, Option<ReceiptSlot>)>>,
+    appended: RefCell<Vec<PendingLeaf>>,
+}
+
+/// A leaf appended by a transaction that has not committed yet.
+struct PendingLeaf {
+    index: u64,
+    entry: Vec<u8>,
+    hash: Hash,
+    receipt: Option<ReceiptSlot>,
 }
 
 impl<'c> Deref for WriteTx<'c> {
@@ -127,9 +135,15 @@ impl SqliteStore {
         let out = f(&tx)?;
         let WriteTx { tx, appended, .. } = tx;
         tx.commit()?;
-        for (index, entry, hash, slot) in appended.into_inner() {
+        for PendingLeaf {
+            index,
+            entry,
+            hash,
+            receipt,
+        } in appended.into_inner()
+        {
             let proof = writer.tree.push_with_proof(hash);
-            if let Some(slot) = slot {
+            if let Some(slot) = receipt {
                 *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(Appended {
                     index,
                     entry,
@@ -241,9 +255,12 @@ pub(crate) fn append_event(tx: &WriteTx<'_>, e: &NewEvent) -> StoreResult<u64> {
         params![to_i64(index)?, bytes, hash.as_slice()],
     )?;
     tx.next_index.set(index.saturating_add(1));
-    tx.appended
-        .borrow_mut()
-        .push((index, bytes, hash, e.receipt.clone()));
+    tx.appended.borrow_mut().push(PendingLeaf {
+        index,
+        entry: bytes,
+        hash,
+        receipt: e.receipt.clone(),
+    });
     tx.execute(
         "INSERT INTO events (at, kind, actor, matter_id, document_id, version, subject, request)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
