@@ -6,10 +6,14 @@
 //! - [`vault`]: a party's verified view of the server: everything it
 //!   receives is checked before it is used.
 //! - [`links`]: share links; [`login`]: password login on a new device.
+//! - [`log`]: the log monitor (receipts, consistency); [`audit`]: audit
+//!   bundles, exported and verified offline.
 
 #![forbid(unsafe_code)]
 
+pub mod audit;
 pub mod client;
 pub mod links;
+pub mod log;
 pub mod login;
 pub mod vault;

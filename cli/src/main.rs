@@ -214,6 +214,9 @@ enum Command {
         /// The matter id.
         matter: String,
     },
+    /// Export the firm's access log (administrator), or verify an export offline.
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// Create a standalone age identity (not a vault identity).
     Keygen {
         /// Write the identity here instead of stdout.
@@ -297,6 +300,36 @@ enum LinkCommand {
         /// Where to save it (default: its name, in this directory).
         #[arg(short, long)]
         output: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Export the whole log with its records to a file (administrator).
+    Export {
+        /// The audit bundle to write.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Also include this signed checkpoint (e.g. from a client). Repeatable.
+        #[arg(long, value_name = "FILE")]
+        checkpoint: Vec<PathBuf>,
+    },
+    /// Verify an audit bundle offline; exits 1 on any violation.
+    Verify {
+        /// The audit bundle.
+        file: PathBuf,
+        /// The log key to pin (default: the bundle's own, with a warning).
+        #[arg(long, value_name = "KEY")]
+        log_key: Option<String>,
+        /// A witness verifier key whose cosignatures count. Repeatable.
+        #[arg(long, value_name = "KEY")]
+        witness: Vec<String>,
+        /// How many distinct witnesses must cosign each checkpoint.
+        #[arg(long, value_name = "K")]
+        quorum: Option<usize>,
+        /// A receipt a client kept (raw bytes), checked against the history. Repeatable.
+        #[arg(long, value_name = "FILE")]
+        receipt: Vec<PathBuf>,
     },
 }
 
@@ -446,6 +479,25 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Link(LinkCommand::Open { url, output }) => {
             links::open(&ctx, &url, output.as_deref())
         }
+        Command::Audit(AuditCommand::Export { output, checkpoint }) => {
+            cmd::audit::export(&ctx, &output, &checkpoint)
+        }
+        Command::Audit(AuditCommand::Verify {
+            file,
+            log_key,
+            witness,
+            quorum,
+            receipt,
+        }) => cmd::audit::verify(
+            &ctx,
+            &file,
+            &cmd::audit::VerifyArgs {
+                log_key,
+                witnesses: witness,
+                quorum,
+                receipts: receipt,
+            },
+        ),
         Command::Keygen { .. } | Command::Encrypt { .. } | Command::Decrypt { .. } => Ok(()),
     }
 }

@@ -2,6 +2,7 @@
 //! library (`lexvault_client`) and the core.
 
 pub mod age_files;
+pub mod audit;
 pub mod links;
 pub mod profile;
 pub mod vault;
