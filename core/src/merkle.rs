@@ -68,6 +68,9 @@ pub enum ProofError {
     /// Proof generation: the requested tree is larger than the leaves given.
     #[error("tree size exceeds the number of leaves given")]
     TreeTooSmall,
+    /// Proof generation: the source of subtree hashes could not provide one.
+    #[error("a subtree hash is unavailable")]
+    Unavailable,
 }
 
 /// The hash of a leaf: SHA-256(0x00 || `data`) (RFC 9162 §2.1.1).
@@ -342,77 +345,134 @@ pub fn verify_consistency(
     Ok(())
 }
 
-/// The inclusion proof PATH(`index`, D\[n\]) of RFC 9162 §2.1.3.1 for the
-/// leaf at `index` in the tree of all `leaf_hashes`.
-///
-/// For the server, which holds every leaf hash. Linear time.
+/// Where proof generation gets the Merkle tree hash of a perfect, aligned
+/// subtree: leaves `start..start + 2^k` with `start` a multiple of `2^k`.
+/// A log that stores these hashes as it appends generates any proof with
+/// O(log n) lookups instead of reading every leaf.
+pub trait SubtreeHashes {
+    /// MTH of the leaves `start..end`; `None` if unavailable.
+    fn perfect_subtree(&mut self, start: u64, end: u64) -> Option<Hash>;
+}
+
+/// Leaf hashes in memory as a [`SubtreeHashes`].
+struct Leaves<'a>(&'a [Hash]);
+
+impl SubtreeHashes for Leaves<'_> {
+    fn perfect_subtree(&mut self, start: u64, end: u64) -> Option<Hash> {
+        let start = usize::try_from(start).ok()?;
+        let end = usize::try_from(end).ok()?;
+        self.0.get(start..end).map(root)
+    }
+}
+
+/// The inclusion proof of leaf `index` in the tree of the first
+/// `leaf_hashes.len()` leaves (RFC 9162 §2.1.3.1 PATH).
 pub fn inclusion_proof(leaf_hashes: &[Hash], index: u64) -> Result<Vec<Hash>, ProofError> {
-    let index = usize::try_from(index).map_err(|_| ProofError::IndexOutOfRange)?;
-    if index >= leaf_hashes.len() {
+    inclusion_proof_from(&mut Leaves(leaf_hashes), index, leaf_hashes.len() as u64)
+}
+
+/// The consistency proof between the trees of the first `size1` and
+/// `size2` of `leaf_hashes` (RFC 9162 §2.1.4.1 PROOF).
+pub fn consistency_proof(
+    leaf_hashes: &[Hash],
+    size1: u64,
+    size2: u64,
+) -> Result<Vec<Hash>, ProofError> {
+    if size2 > leaf_hashes.len() as u64 {
+        return Err(ProofError::TreeTooSmall);
+    }
+    consistency_proof_from(&mut Leaves(leaf_hashes), size1, size2)
+}
+
+/// [`inclusion_proof`] over any [`SubtreeHashes`]: leaf `index` in the tree
+/// of `size` leaves.
+pub fn inclusion_proof_from(
+    source: &mut dyn SubtreeHashes,
+    index: u64,
+    size: u64,
+) -> Result<Vec<Hash>, ProofError> {
+    if index >= size {
         return Err(ProofError::IndexOutOfRange);
     }
     let mut proof = Vec::new();
-    path(index, leaf_hashes, &mut proof)?;
+    path(source, index, 0, size, &mut proof)?;
     Ok(proof)
 }
 
-/// The consistency proof PROOF(`size1`, D\[`size2`\]) of RFC 9162 §2.1.4.1
-/// between the trees of the first `size1` and the first `size2` of
-/// `leaf_hashes`.
-///
-/// Requires `0 < size1 <= size2 <= leaf_hashes.len()`; equal sizes give the
-/// empty proof. Linear time.
-pub fn consistency_proof(
-    leaf_hashes: &[Hash],
+/// [`consistency_proof`] over any [`SubtreeHashes`].
+pub fn consistency_proof_from(
+    source: &mut dyn SubtreeHashes,
     size1: u64,
     size2: u64,
 ) -> Result<Vec<Hash>, ProofError> {
     if size1 == 0 || size1 > size2 {
         return Err(ProofError::InvalidSizes);
     }
-    let size1 = usize::try_from(size1).map_err(|_| ProofError::TreeTooSmall)?;
-    let size2 = usize::try_from(size2).map_err(|_| ProofError::TreeTooSmall)?;
-    let tree = leaf_hashes.get(..size2).ok_or(ProofError::TreeTooSmall)?;
     let mut proof = Vec::new();
-    subproof(size1, tree, true, &mut proof)?;
+    subproof(source, size1, 0, size2, true, &mut proof)?;
     Ok(proof)
 }
 
 /// The largest power of two strictly below `n`, for `n >= 2`.
-fn split_point(n: usize) -> usize {
+fn split_point(n: u64) -> u64 {
     let below = n.saturating_sub(1).max(1);
-    1 << (usize::BITS - 1 - below.leading_zeros())
+    1 << (u64::BITS - 1 - below.leading_zeros())
 }
 
-/// Splits `leaves` at `k`, without panicking.
-fn split(leaves: &[Hash], k: usize) -> Result<(&[Hash], &[Hash]), ProofError> {
-    leaves.split_at_checked(k).ok_or(ProofError::TreeTooSmall)
+/// MTH of the leaves `start..start + n`, split as RFC 9162 §2.1.1 splits
+/// (every part it asks the source for is perfect and aligned, because the
+/// ranges proof generation visits start at multiples of their split).
+fn mth(source: &mut dyn SubtreeHashes, start: u64, n: u64) -> Result<Hash, ProofError> {
+    if n == 0 {
+        return Ok(empty_root());
+    }
+    if n.is_power_of_two() && start % n == 0 {
+        return source
+            .perfect_subtree(start, start + n)
+            .ok_or(ProofError::Unavailable);
+    }
+    let k = split_point(n);
+    let left = mth(source, start, k)?;
+    let right = mth(source, start + k, n - k)?;
+    Ok(node_hash(&left, &right))
 }
 
-/// RFC 9162 §2.1.3.1 PATH(m, D\[n\]), appended to `out` bottom-up.
-fn path(m: usize, leaves: &[Hash], out: &mut Vec<Hash>) -> Result<(), ProofError> {
-    let n = leaves.len();
+/// RFC 9162 §2.1.3.1 PATH(m, D\[start..start + n\]), appended to `out`
+/// bottom-up.
+fn path(
+    source: &mut dyn SubtreeHashes,
+    m: u64,
+    start: u64,
+    n: u64,
+    out: &mut Vec<Hash>,
+) -> Result<(), ProofError> {
     if n <= 1 {
         return Ok(());
     }
     let k = split_point(n);
-    let (left, right) = split(leaves, k)?;
     if m < k {
-        path(m, left, out)?;
-        out.push(root(right));
+        path(source, m, start, k, out)?;
+        out.push(mth(source, start + k, n - k)?);
     } else {
-        path(m - k, right, out)?;
-        out.push(root(left));
+        path(source, m - k, start + k, n - k, out)?;
+        out.push(mth(source, start, k)?);
     }
     Ok(())
 }
 
-/// RFC 9162 §2.1.4.1 SUBPROOF(m, D\[n\], b), appended to `out` bottom-up.
-fn subproof(m: usize, leaves: &[Hash], b: bool, out: &mut Vec<Hash>) -> Result<(), ProofError> {
-    let n = leaves.len();
+/// RFC 9162 §2.1.4.1 SUBPROOF(m, D\[start..start + n\], b), appended to
+/// `out` bottom-up.
+fn subproof(
+    source: &mut dyn SubtreeHashes,
+    m: u64,
+    start: u64,
+    n: u64,
+    b: bool,
+    out: &mut Vec<Hash>,
+) -> Result<(), ProofError> {
     if m == n {
         if !b {
-            out.push(root(leaves));
+            out.push(mth(source, start, n)?);
         }
         return Ok(());
     }
@@ -420,13 +480,12 @@ fn subproof(m: usize, leaves: &[Hash], b: bool, out: &mut Vec<Hash>) -> Result<(
         return Err(ProofError::TreeTooSmall);
     }
     let k = split_point(n);
-    let (left, right) = split(leaves, k)?;
     if m <= k {
-        subproof(m, left, b, out)?;
-        out.push(root(right));
+        subproof(source, m, start, k, b, out)?;
+        out.push(mth(source, start + k, n - k)?);
     } else {
-        subproof(m - k, right, false, out)?;
-        out.push(root(left));
+        subproof(source, m - k, start + k, n - k, false, out)?;
+        out.push(mth(source, start, k)?);
     }
     Ok(())
 }
@@ -447,7 +506,7 @@ mod tests {
             [] => empty_root(),
             [one] => *one,
             _ => {
-                let (l, r) = leaves.split_at(split_point(leaves.len()));
+                let (l, r) = leaves.split_at(split_point(leaves.len() as u64) as usize);
                 node_hash(&reference_root(l), &reference_root(r))
             }
         }
@@ -500,6 +559,43 @@ mod tests {
             );
             verify_inclusion(i as u64, size, leaf, &proof, &tree.root()).unwrap();
         }
+    }
+
+    /// A source that knows only perfect, aligned subtrees, as a log's
+    /// stored nodes are: proof generation never asks it for anything else.
+    struct PerfectOnly(Vec<Hash>);
+
+    impl SubtreeHashes for PerfectOnly {
+        fn perfect_subtree(&mut self, start: u64, end: u64) -> Option<Hash> {
+            let n = end.checked_sub(start)?;
+            let leaves = self.0.get(start as usize..end as usize)?;
+            (n.is_power_of_two() && start % n == 0).then(|| root(leaves))
+        }
+    }
+
+    #[test]
+    fn proofs_need_only_perfect_aligned_subtrees() {
+        let all = leaves(77);
+        let mut source = PerfectOnly(all.clone());
+        for size in 1..=77u64 {
+            for index in 0..size {
+                assert_eq!(
+                    inclusion_proof_from(&mut source, index, size).unwrap(),
+                    inclusion_proof(&all[..size as usize], index).unwrap()
+                );
+            }
+            for old in 1..=size {
+                assert_eq!(
+                    consistency_proof_from(&mut source, old, size).unwrap(),
+                    consistency_proof(&all, old, size).unwrap()
+                );
+            }
+        }
+        let mut nothing = PerfectOnly(Vec::new());
+        assert_eq!(
+            inclusion_proof_from(&mut nothing, 0, 2),
+            Err(ProofError::Unavailable)
+        );
     }
 
     #[test]

@@ -9,6 +9,21 @@ CREATE TRIGGER log_leaves_are_append_only_update BEFORE UPDATE ON log_leaves
 CREATE TRIGGER log_leaves_are_append_only_delete BEFORE DELETE ON log_leaves
     BEGIN SELECT RAISE(ABORT, 'the log is append-only'); END;
 
+-- The hashes of the perfect subtrees above the leaves (level >= 1; the
+-- subtree at `level` and `idx` covers leaves idx * 2^level to
+-- (idx + 1) * 2^level - 1), stored as appends complete them, so any proof
+-- takes O(log n) lookups.
+CREATE TABLE log_nodes (
+    level INTEGER NOT NULL CHECK (level >= 1),
+    idx   INTEGER NOT NULL CHECK (idx >= 0),
+    hash  BLOB NOT NULL CHECK (length(hash) = 32),
+    PRIMARY KEY (level, idx)
+) STRICT, WITHOUT ROWID;
+CREATE TRIGGER log_nodes_are_append_only_update BEFORE UPDATE ON log_nodes
+    BEGIN SELECT RAISE(ABORT, 'the log is append-only'); END;
+CREATE TRIGGER log_nodes_are_append_only_delete BEFORE DELETE ON log_nodes
+    BEGIN SELECT RAISE(ABORT, 'the log is append-only'); END;
+
 CREATE TABLE log_key (
     id   INTEGER PRIMARY KEY CHECK (id = 1),
     seed BLOB NOT NULL CHECK (length(seed) = 32)

@@ -9,7 +9,6 @@ use axum::response::Response;
 use lexvault_core::api::{LogBundle, LogCheckpoint, LogEntries, LogProof};
 use lexvault_core::key_bundle::verify_key_bundle;
 use lexvault_core::log_entry::LogEntry;
-use lexvault_core::merkle;
 
 use super::cbor;
 use crate::app::AppState;
@@ -139,8 +138,9 @@ pub async fn inclusion(
     if index >= size || size > head {
         return Err(out_of_range());
     }
-    let leaves = state.store(move |s| s.log_leaf_hashes(size)).await?;
-    let proof = merkle::inclusion_proof(&leaves, index).map_err(|_| out_of_range())?;
+    let proof = state
+        .store(move |s| s.log_inclusion_proof(index, size))
+        .await?;
     Ok(cbor(
         StatusCode::OK,
         &LogProof {
@@ -161,8 +161,9 @@ pub async fn consistency(
     if from == 0 || from > to || to > head {
         return Err(out_of_range());
     }
-    let leaves = state.store(move |s| s.log_leaf_hashes(to)).await?;
-    let proof = merkle::consistency_proof(&leaves, from, to).map_err(|_| out_of_range())?;
+    let proof = state
+        .store(move |s| s.log_consistency_proof(from, to))
+        .await?;
     Ok(cbor(
         StatusCode::OK,
         &LogProof {

@@ -37,8 +37,10 @@ pub trait LogStore: Send + Sync + 'static {
     fn log_head(&self) -> StoreResult<(u64, Hash)>;
     /// The canonical bytes of entries `start..end`.
     fn log_entries(&self, start: u64, end: u64) -> StoreResult<Vec<Vec<u8>>>;
-    /// The leaf hashes of the first `size` entries, for proofs.
-    fn log_leaf_hashes(&self, size: u64) -> StoreResult<Vec<Hash>>;
+    /// The inclusion proof of leaf `index` in the tree of `size` leaves.
+    fn log_inclusion_proof(&self, index: u64, size: u64) -> StoreResult<Vec<Hash>>;
+    /// The consistency proof between the trees of `from` and `to` leaves.
+    fn log_consistency_proof(&self, from: u64, to: u64) -> StoreResult<Vec<Hash>>;
     /// The stored signed records whose digests are among `digests`.
     fn records_with_digests(&self, digests: &[[u8; 32]]) -> StoreResult<Vec<Vec<u8>>>;
 }

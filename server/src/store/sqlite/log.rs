@@ -1,11 +1,65 @@
 //! [`LogStore`](crate::store::LogStore) on SQLite.
 
-use lexvault_core::merkle::Hash;
+use lexvault_core::merkle::{self, Hash, ProofError, SubtreeHashes};
 use lexvault_core::signed::RecordDigest;
-use rusqlite::{OptionalExtension as _, params};
+use rusqlite::{Connection, OptionalExtension as _, params};
 
 use super::{SqliteStore, fixed, lock, to_i64};
-use crate::store::{LogStore, StoreResult};
+use crate::store::{LogStore, StoreError, StoreResult};
+
+/// The stored leaves and perfect subtrees as a proof source; a database
+/// error is kept and reported instead of the proof.
+struct StoredSubtrees<'c> {
+    conn: &'c Connection,
+    error: Option<StoreError>,
+}
+
+impl<'c> StoredSubtrees<'c> {
+    fn new(conn: &'c Connection) -> Self {
+        Self { conn, error: None }
+    }
+
+    fn lookup(&self, start: u64, end: u64) -> StoreResult<Option<Hash>> {
+        let n = end.saturating_sub(start);
+        let hash: Option<Vec<u8>> = if n == 1 {
+            self.conn
+                .prepare_cached("SELECT hash FROM log_leaves WHERE idx = ?1")?
+                .query_row([to_i64(start)?], |r| r.get(0))
+                .optional()?
+        } else {
+            let level = i64::from(n.trailing_zeros());
+            self.conn
+                .prepare_cached("SELECT hash FROM log_nodes WHERE level = ?1 AND idx = ?2")?
+                .query_row(params![level, to_i64(start >> level)?], |r| r.get(0))
+                .optional()?
+        };
+        Ok(hash.map(fixed::<32>).transpose()?)
+    }
+
+    fn finish(self, proof: Result<Vec<Hash>, ProofError>) -> StoreResult<Vec<Hash>> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        proof.map_err(|e| match e {
+            ProofError::Unavailable => {
+                StoreError::Database("a log node is missing: the database was altered".into())
+            }
+            _ => StoreError::Conflict("the proof's sizes are not within the log"),
+        })
+    }
+}
+
+impl SubtreeHashes for StoredSubtrees<'_> {
+    fn perfect_subtree(&mut self, start: u64, end: u64) -> Option<Hash> {
+        match self.lookup(start, end) {
+            Ok(hash) => hash,
+            Err(e) => {
+                self.error = Some(e);
+                None
+            }
+        }
+    }
+}
 
 impl LogStore for SqliteStore {
     fn log_key_seed(&self, fresh: [u8; 32]) -> StoreResult<[u8; 32]> {
@@ -35,12 +89,19 @@ impl LogStore for SqliteStore {
         })
     }
 
-    fn log_leaf_hashes(&self, size: u64) -> StoreResult<Vec<Hash>> {
+    fn log_inclusion_proof(&self, index: u64, size: u64) -> StoreResult<Vec<Hash>> {
         self.read(|c| {
-            let mut stmt =
-                c.prepare_cached("SELECT hash FROM log_leaves WHERE idx < ?1 ORDER BY idx")?;
-            let rows = stmt.query_map(params![to_i64(size)?], |r| fixed::<32>(r.get(0)?))?;
-            Ok(rows.collect::<Result<_, _>>()?)
+            let mut source = StoredSubtrees::new(c);
+            let proof = merkle::inclusion_proof_from(&mut source, index, size);
+            source.finish(proof)
+        })
+    }
+
+    fn log_consistency_proof(&self, from: u64, to: u64) -> StoreResult<Vec<Hash>> {
+        self.read(|c| {
+            let mut source = StoredSubtrees::new(c);
+            let proof = merkle::consistency_proof_from(&mut source, from, to);
+            source.finish(proof)
         })
     }
 
@@ -80,5 +141,63 @@ impl LogStore for SqliteStore {
             }
             Ok(out)
         })
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use lexvault_core::log_entry::LogEntry;
+    use lexvault_core::merkle;
+
+    use super::*;
+    use crate::store::{EventKind, EventLog, NewEvent};
+
+    fn event(n: u8) -> NewEvent {
+        NewEvent {
+            at: u64::from(n),
+            kind: EventKind::Viewed,
+            actor: [n; 32],
+            matter_id: None,
+            document_id: None,
+            version: None,
+            subject: None,
+            request: vec![n],
+            receipt: None,
+        }
+    }
+
+    #[test]
+    fn stored_nodes_give_the_same_proofs_as_the_leaves() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log.sqlite3");
+        let store = SqliteStore::open(&path).unwrap();
+        let mut leaves = Vec::new();
+        for n in 0..45u8 {
+            store.record(event(n)).unwrap();
+            let entry = store.log_entries(u64::from(n), u64::from(n) + 1).unwrap();
+            assert_eq!(LogEntry::from_bytes(&entry[0]).unwrap().index, u64::from(n));
+            leaves.push(merkle::leaf_hash(&entry[0]));
+            let size = leaves.len() as u64;
+            assert_eq!(store.log_head().unwrap(), (size, merkle::root(&leaves)));
+            for index in 0..size {
+                assert_eq!(
+                    store.log_inclusion_proof(index, size).unwrap(),
+                    merkle::inclusion_proof(&leaves, index).unwrap()
+                );
+            }
+            for from in 1..=size {
+                assert_eq!(
+                    store.log_consistency_proof(from, size).unwrap(),
+                    merkle::consistency_proof(&leaves, from, size).unwrap()
+                );
+            }
+        }
+        // Reopening rebuilds the same tree; a proof beyond it is refused.
+        drop(store);
+        let store = SqliteStore::open(&path).unwrap();
+        assert_eq!(store.log_head().unwrap(), (45, merkle::root(&leaves)));
+        assert!(store.log_inclusion_proof(45, 45).is_err());
+        assert!(store.log_consistency_proof(0, 45).is_err());
     }
 }

@@ -11,7 +11,7 @@ mod links;
 mod log;
 mod login;
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::ops::Deref;
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -19,7 +19,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use rusqlite::{Connection, OptionalExtension as _, Transaction, TransactionBehavior, params};
 
 use lexvault_core::log_entry::{LOG_ENTRY_VERSION, LogEntry};
-use lexvault_core::merkle::{self, CompactTree, Hash};
+use lexvault_core::merkle::{self, CompactTree};
 
 use super::{
     Appended, BlobName, DigestBytes, DocumentRow, DocumentStore, EventKind, EventLog, EventRow,
@@ -80,16 +80,9 @@ struct Writer {
 /// events append (made visible in the tree only if it commits).
 pub(crate) struct WriteTx<'c> {
     tx: Transaction<'c>,
-    next_index: Cell<u64>,
-    appended: RefCell<Vec<PendingLeaf>>,
-}
-
-/// A leaf appended by a transaction that has not committed yet.
-struct PendingLeaf {
-    index: u64,
-    entry: Vec<u8>,
-    hash: Hash,
-    receipt: Option<ReceiptSlot>,
+    /// The log's tree with this transaction's leaves.
+    tree: RefCell<CompactTree>,
+    appended: RefCell<Vec<(Appended, Option<ReceiptSlot>)>>,
 }
 
 impl<'c> Deref for WriteTx<'c> {
@@ -128,29 +121,19 @@ impl SqliteStore {
         // database, locked now, is the authority.
         catch_up(&tx, &mut writer.tree)?;
         let tx = WriteTx {
-            next_index: Cell::new(writer.tree.size()),
+            tree: RefCell::new(writer.tree.clone()),
             tx,
             appended: RefCell::default(),
         };
         let out = f(&tx)?;
-        let WriteTx { tx, appended, .. } = tx;
+        let WriteTx {
+            tx, tree, appended, ..
+        } = tx;
         tx.commit()?;
-        for PendingLeaf {
-            index,
-            entry,
-            hash,
-            receipt,
-        } in appended.into_inner()
-        {
-            let proof = writer.tree.push_with_proof(hash);
-            if let Some(slot) = receipt {
-                *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(Appended {
-                    index,
-                    entry,
-                    size: writer.tree.size(),
-                    root: writer.tree.root(),
-                    proof,
-                });
+        writer.tree = tree.into_inner();
+        for (appended, slot) in appended.into_inner() {
+            if let Some(slot) = slot {
+                *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(appended);
             }
         }
         Ok(out)
@@ -235,7 +218,8 @@ fn catch_up(conn: &Connection, tree: &mut CompactTree) -> StoreResult<()> {
 
 /// Appends an event, and its log leaf, inside the caller's transaction.
 pub(crate) fn append_event(tx: &WriteTx<'_>, e: &NewEvent) -> StoreResult<u64> {
-    let index = tx.next_index.get();
+    let mut tree = tx.tree.borrow_mut();
+    let index = tree.size();
     let entry = LogEntry {
         version: LOG_ENTRY_VERSION,
         index,
@@ -254,13 +238,35 @@ pub(crate) fn append_event(tx: &WriteTx<'_>, e: &NewEvent) -> StoreResult<u64> {
         "INSERT INTO log_leaves (idx, entry, hash) VALUES (?1, ?2, ?3)",
         params![to_i64(index)?, bytes, hash.as_slice()],
     )?;
-    tx.next_index.set(index.saturating_add(1));
-    tx.appended.borrow_mut().push(PendingLeaf {
-        index,
-        entry: bytes,
-        hash,
-        receipt: e.receipt.clone(),
-    });
+    // The perfect subtrees this leaf completes: one per trailing set bit of
+    // the old size, as the compact tree merges them.
+    let mut carry = hash;
+    let mut level: i64 = 0;
+    let mut node_index = index;
+    for left in tree.subtrees().iter().rev() {
+        if node_index & 1 == 0 {
+            break;
+        }
+        carry = merkle::node_hash(left, &carry);
+        level += 1;
+        node_index >>= 1;
+        tx.execute(
+            "INSERT INTO log_nodes (level, idx, hash) VALUES (?1, ?2, ?3)",
+            params![level, to_i64(node_index)?, carry.as_slice()],
+        )?;
+    }
+    let proof = tree.push_with_proof(hash);
+    tx.appended.borrow_mut().push((
+        Appended {
+            index,
+            entry: bytes,
+            size: tree.size(),
+            root: tree.root(),
+            proof,
+        },
+        e.receipt.clone(),
+    ));
+    drop(tree);
     tx.execute(
         "INSERT INTO events (at, kind, actor, matter_id, document_id, version, subject, request)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
