@@ -494,6 +494,11 @@ fn check_entry(position: u64, bytes: &[u8]) -> Checked {
         )),
         Ok(_) => {}
     }
+    // The replay needs no evidence: free it, a large log is held whole.
+    let entry = LogEntry {
+        evidence: Vec::new().into(),
+        ..entry
+    };
     Checked {
         leaf,
         entry: Some(entry),
@@ -531,9 +536,11 @@ fn parallel_map<T: Sync, U: Send>(
                 })
             })
             .collect();
+        // A worker that panicked would drop its chunk and misalign the
+        // replay: carry the panic on instead.
         handles
             .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
+            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
             .collect()
     })
 }
@@ -929,5 +936,60 @@ impl AccessReplay {
             ViolationKind::AccessWithoutGrant,
             format!("{} by {}: {why}", entry.kind, hex::encode(*entry.actor)),
         );
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bundles_round_trip_canonically() {
+        let bundle = AuditBundle {
+            version: AUDIT_BUNDLE_VERSION,
+            verifier_key: "k".into(),
+            checkpoints: vec!["c\n".into()],
+            entries: vec![vec![1, 2].into()],
+            records: vec![vec![3].into()],
+        };
+        let bytes = bundle.to_bytes();
+        assert_eq!(AuditBundle::from_bytes(&bytes).unwrap(), bundle);
+        let mut trailing = bytes.clone();
+        trailing.push(0);
+        assert!(AuditBundle::from_bytes(&trailing).is_err());
+        let mut v2 = bundle;
+        v2.version = 2;
+        assert!(AuditBundle::from_bytes(&v2.to_bytes()).is_err());
+    }
+
+    #[test]
+    fn an_empty_bundle_has_nothing_covered() {
+        let report = verify(
+            &AuditBundle {
+                version: AUDIT_BUNDLE_VERSION,
+                verifier_key: "not a key".into(),
+                checkpoints: Vec::new(),
+                entries: vec![vec![0xff].into()],
+                records: Vec::new(),
+            },
+            &VerifyOptions::default(),
+        );
+        assert!(report.unpinned_key);
+        assert!(report.has(ViolationKind::InvalidLogKey, None));
+        assert!(report.has(ViolationKind::MalformedEntry, Some(0)));
+    }
+
+    #[test]
+    fn parallel_map_keeps_order() {
+        let items: Vec<u64> = (0..1000).collect();
+        for threads in [1, 2, 3, 7] {
+            let out = parallel_map(&items, threads, |i, x| (i, *x * 2));
+            assert!(
+                out.iter()
+                    .enumerate()
+                    .all(|(n, (i, x))| *i == n as u64 && *x == 2 * n as u64)
+            );
+        }
     }
 }

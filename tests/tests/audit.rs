@@ -16,6 +16,7 @@ use lexvault_client::client::{now, os_rng};
 use lexvault_client::log::{self, LogState};
 use lexvault_client::vault::Vault;
 use lexvault_core::api::{self, Receipt};
+use lexvault_core::checkpoint::WitnessSigner;
 use lexvault_core::grant::{Rights, Scope, Validity};
 use lexvault_core::keys::SigningSecretKey;
 use lexvault_core::log_entry::LogEntry;
@@ -282,6 +283,23 @@ fn an_honest_history_verifies_and_tampering_is_named() {
     let report = audit::verify(bundle, &pinned(&foreign));
     assert_found(&report, ViolationKind::CheckpointSignature, None);
     assert_found(&report, ViolationKind::UncoveredEntries, None);
+
+    // Witnesses: without a cosignature the quorum is not met; once the
+    // witness cosigns the checkpoint, it is.
+    let witness =
+        WitnessSigner::new("witness.example", SigningSecretKey::generate(&mut os_rng())).unwrap();
+    let mut quorum = pinned(bundle);
+    quorum.witnesses = vec![witness.key()];
+    quorum.quorum = Some(1);
+    let report = audit::verify(bundle, &quorum);
+    assert_found(&report, ViolationKind::WitnessQuorum, None);
+    let mut cosigned = bundle.clone();
+    let note = &bundle.checkpoints[0];
+    let text = &note[..note.find("\n\n").unwrap() + 1];
+    let line = witness.cosign(text, now()).unwrap().to_line();
+    cosigned.checkpoints[0] = format!("{note}{line}");
+    let report = audit::verify(&cosigned, &quorum);
+    assert!(report.is_clean(), "{report}");
 
     // A receipt whose entry is not the bundle's.
     let mut r: Receipt = api::decode(story.receipts.last().unwrap()).unwrap();
