@@ -149,6 +149,22 @@ fn an_honest_history_verifies_and_tampering_is_named() {
     let report = audit::verify(bundle, &with_receipts);
     assert!(report.is_clean() && report.receipts >= 1, "{report}");
 
+    // Checkpoints clients kept (from their receipts) go into an export and
+    // are checked against the same history.
+    let first: Receipt = api::decode(&story.receipts[0]).unwrap();
+    let kept = String::from_utf8(first.checkpoint.to_vec()).unwrap();
+    let with_kept = audit::export(
+        story.firm.admin.client(),
+        story.firm.admin.identity().signing_key(),
+        &mut LogState::default(),
+        vec![kept.clone()],
+    )
+    .unwrap();
+    assert!(with_kept.checkpoints.contains(&kept));
+    let report = audit::verify(&with_kept, &pinned(&with_kept));
+    assert!(report.is_clean(), "{report}");
+    assert_eq!(report.checkpoints_verified, 2, "{report}");
+
     let download = position(bundle, "downloaded");
     let granted = position(bundle, "granted");
 
