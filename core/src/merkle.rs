@@ -426,7 +426,7 @@ fn mth(source: &mut dyn SubtreeHashes, start: u64, n: u64) -> Result<Hash, Proof
     if n == 0 {
         return Ok(empty_root());
     }
-    if n.is_power_of_two() && start % n == 0 {
+    if n.is_power_of_two() && start.is_multiple_of(n) {
         return source
             .perfect_subtree(start, start + n)
             .ok_or(ProofError::Unavailable);
@@ -569,7 +569,7 @@ mod tests {
         fn perfect_subtree(&mut self, start: u64, end: u64) -> Option<Hash> {
             let n = end.checked_sub(start)?;
             let leaves = self.0.get(start as usize..end as usize)?;
-            (n.is_power_of_two() && start % n == 0).then(|| root(leaves))
+            (n.is_power_of_two() && start.is_multiple_of(n)).then(|| root(leaves))
         }
     }
 

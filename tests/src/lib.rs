@@ -9,6 +9,20 @@
 
 pub mod cli;
 
+/// Whether `needle` (non-empty) occurs in `haystack`: for scanning a
+/// server's files for what must never be there.
+#[must_use]
+pub fn contains_bytes(haystack: &[u8], needle: &[u8]) -> bool {
+    let Some((first, rest)) = needle.split_first() else {
+        return false;
+    };
+    haystack
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| *b == first)
+        .any(|(i, _)| haystack.get(i + 1..i + needle.len()) == Some(rest))
+}
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 

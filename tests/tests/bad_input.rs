@@ -19,6 +19,8 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::time::Duration;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use lexvault_client::client::{Client, now, os_rng};
 use lexvault_client::vault::{Vault, decrypt_payload, hex_id};
 use lexvault_core::age::{self, StreamWriter};
@@ -162,41 +164,6 @@ fn sign_at(key: &SigningSecretKey, method: &str, path: &str, body: &[u8], at: u6
 }
 
 // ---------------------------------------------------------------------------
-// base64url without padding, for tampering with signature headers.
-
-const URL_SAFE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-fn base64url_decode(s: &str) -> Vec<u8> {
-    let mut out = Vec::new();
-    let (mut acc, mut bits) = (0u32, 0u32);
-    for c in s.bytes() {
-        let v = URL_SAFE.iter().position(|&a| a == c).unwrap() as u32;
-        acc = (acc << 6) | v;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    out
-}
-
-fn base64url_encode(bytes: &[u8]) -> String {
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..=chunk.len() {
-            out.push(char::from(URL_SAFE[((n >> (18 - 6 * i)) & 63) as usize]));
-        }
-    }
-    out
-}
 
 // ---------------------------------------------------------------------------
 // Hand-built CBOR, for encodings our own encoder never writes.
@@ -413,20 +380,24 @@ fn every_authentication_failure_is_the_same_401_and_stores_nothing() {
     };
 
     // Mallory's valid signature, relabelled as the attorney's.
-    let mut forged = base64url_decode(&sign(
-        mallory.identity().signing_key(),
-        "POST",
-        "/v1/matters",
-        &body,
-    ));
+    let mut forged = URL_SAFE_NO_PAD
+        .decode(sign(
+            mallory.identity().signing_key(),
+            "POST",
+            "/v1/matters",
+            &body,
+        ))
+        .unwrap();
     assert_eq!(&forged[..3], &[0x83, 0x58, 0x20]);
     forged[3..35].copy_from_slice(&attorney.identity().public().signing.to_bytes());
-    let forged = base64url_encode(&forged);
+    let forged = URL_SAFE_NO_PAD.encode(&forged);
     // A valid signature with one bit of the record flipped.
-    let mut flipped = base64url_decode(&sign(key, "POST", "/v1/matters", &body));
+    let mut flipped = URL_SAFE_NO_PAD
+        .decode(sign(key, "POST", "/v1/matters", &body))
+        .unwrap();
     let last = flipped.len() - 1;
     flipped[last] ^= 1;
-    let flipped = base64url_encode(&flipped);
+    let flipped = URL_SAFE_NO_PAD.encode(&flipped);
     let good = sign(key, "POST", "/v1/matters", &body);
 
     let cases: Vec<(&str, Vec<u8>)> = vec![

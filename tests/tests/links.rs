@@ -11,6 +11,8 @@
 
 use std::io::Cursor;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use lexvault_client::client::{Client, now, os_rng};
 use lexvault_client::links::{
     CreatedLink, LinkClientError, LinkId, LinkOpener, LinkResult, LinkTerms, OpenedLinkVersion,
@@ -94,35 +96,6 @@ fn info_refusal(client: &Client, id: &LinkId) -> (Option<u16>, Option<String>, S
         .get_unsigned::<LinkInfo>(&format!("/v1/links/{}", id.to_hex()))
         .unwrap_err();
     (err.status(), err.code().map(str::to_owned), err.to_string())
-}
-
-fn base64url_decode(text: &str) -> Vec<u8> {
-    let value = |c: u8| -> u32 {
-        match c {
-            b'A'..=b'Z' => u32::from(c - b'A'),
-            b'a'..=b'z' => u32::from(c - b'a') + 26,
-            b'0'..=b'9' => u32::from(c - b'0') + 52,
-            b'-' => 62,
-            b'_' => 63,
-            _ => panic!("not base64url"),
-        }
-    };
-    let mut out = Vec::new();
-    let (mut acc, mut bits) = (0u32, 0u32);
-    for c in text.bytes() {
-        acc = (acc << 6) | value(c);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    out
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 #[test]
@@ -241,7 +214,7 @@ fn link_opens_downloads_and_is_recorded_without_the_secret() {
 
     // The server's files never held the link secret, in any encoding.
     let encoded = link.fragment.expose_secret().strip_prefix("v1.").unwrap();
-    let raw = base64url_decode(encoded);
+    let raw = URL_SAFE_NO_PAD.decode(encoded).unwrap();
     assert_eq!(raw.len(), 32);
     drop(firm.admin);
     let data = firm.server.stop();
@@ -253,9 +226,12 @@ fn link_opens_downloads_and_is_recorded_without_the_secret() {
         }
         let bytes = std::fs::read(&path).unwrap();
         scanned += 1;
-        assert!(!contains(&bytes, &raw), "{path:?} holds the secret");
         assert!(
-            !contains(&bytes, encoded.as_bytes()),
+            !lexvault_tests::contains_bytes(&bytes, &raw),
+            "{path:?} holds the secret"
+        );
+        assert!(
+            !lexvault_tests::contains_bytes(&bytes, encoded.as_bytes()),
             "{path:?} holds the fragment"
         );
     }

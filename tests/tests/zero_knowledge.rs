@@ -86,15 +86,6 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    let (first, rest) = needle.split_first().expect("a non-empty needle");
-    haystack
-        .iter()
-        .enumerate()
-        .filter(|(_, b)| *b == first)
-        .any(|(i, _)| haystack.get(i + 1..i + needle.len()) == Some(rest))
-}
-
 /// A named thing that must never be on disk, in the forms it might take.
 struct Needle {
     what: String,
@@ -121,7 +112,11 @@ fn scan(dir: &Path, needles: &[Needle]) -> Vec<String> {
     for file in files_under(dir) {
         let bytes = std::fs::read(&file).unwrap();
         for needle in needles {
-            if needle.forms.iter().any(|f| contains(&bytes, f)) {
+            if needle
+                .forms
+                .iter()
+                .any(|f| lexvault_tests::contains_bytes(&bytes, f))
+            {
                 hits.push(format!("{} in {}", needle.what, file.display()));
             }
         }

@@ -145,7 +145,7 @@ impl LogStore for SqliteStore {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 mod tests {
     use lexvault_core::log_entry::LogEntry;
     use lexvault_core::merkle;
