@@ -233,6 +233,7 @@ pub fn register(ctx: &mut Context, login_name: Option<&str>) -> Result<(), Failu
         ctx.profile.settings.server = Some(server.clone());
     }
     ctx.profile.save_settings()?;
+    super::audit::after_call(ctx, &vault)?;
     ctx.emit(
         &format!(
             "Registered {name} with {}{}",
@@ -276,6 +277,7 @@ pub fn login(ctx: &mut Context, login_name: &str, force: bool) -> Result<(), Fai
     ctx.profile.settings.display_name = Some(bundle.bundle().display_name().to_owned());
     ctx.profile.settings.server = Some(vault.client().base_url().to_owned());
     ctx.profile.save_settings()?;
+    super::audit::after_call(ctx, &vault)?;
     ctx.emit(
         &format!(
             "Signed in as {} ({})",
@@ -368,6 +370,7 @@ pub fn unlock(ctx: &mut Context, backup: &Path) -> Result<(), Failure> {
     }
     ctx.profile.settings.display_name = Some(bundle.bundle().display_name().to_owned());
     ctx.profile.save_settings()?;
+    super::audit::after_call(ctx, &vault)?;
     ctx.emit(
         &format!(
             "Unlocked {} on this machine",
@@ -386,6 +389,7 @@ pub fn fingerprint(ctx: &Context, key: Option<&str>) -> Result<(), Failure> {
     let key = parse_key(key)?;
     let vault = ctx.vault()?;
     let (bundle, _) = vault.identity_of(&key)?;
+    super::audit::after_call(ctx, &vault)?;
     ctx.emit(
         &format!(
             "{}  {}",
@@ -411,6 +415,7 @@ pub fn certify(ctx: &Context, key: &str, role: &str) -> Result<(), Failure> {
     let vault = ctx.vault()?;
     let (bundle, _) = vault.identity_of(&key)?;
     vault.certify(&bundle, role)?;
+    super::audit::after_call(ctx, &vault)?;
     ctx.emit(
         &format!(
             "Certified {} ({}) as {}",
@@ -431,6 +436,7 @@ pub fn matter_create(ctx: &Context) -> Result<(), Failure> {
     let vault = ctx.vault()?;
     let matter = vault.create_matter()?;
     let id = hex_id(matter.id().as_bytes());
+    super::audit::after_call(ctx, &vault)?;
     ctx.emit(&format!("Created matter {id}"), &json!({ "matter": id }));
     Ok(())
 }
@@ -465,6 +471,7 @@ pub fn matter_list(ctx: &Context) -> Result<(), Failure> {
         })
         .collect::<Vec<_>>()
         .join("\n");
+    super::audit::after_call(ctx, &vault)?;
     ctx.emit(
         if human.is_empty() {
             "No matters yet."
@@ -518,6 +525,7 @@ pub fn matter_members(ctx: &Context, matter: &str) -> Result<(), Failure> {
             "state": state,
         }));
     }
+    super::audit::after_call(ctx, &vault)?;
     ctx.emit(
         &format!(
             "Matter {} (creator {})\n{}",
@@ -601,6 +609,7 @@ pub fn put(
     )?;
     bar.finish_and_clear();
     let id_hex = hex_id(id.as_bytes());
+    super::audit::after_call(ctx, &vault)?;
     ctx.emit(
         &format!(
             "Uploaded {file_name} as document {id_hex}, version {}",
@@ -643,6 +652,7 @@ pub fn import(ctx: &Context, matter: &str, file: &Path, name: Option<&str>) -> R
         &mut |_| {},
     )?;
     let id_hex = hex_id(id.as_bytes());
+    super::audit::after_call(ctx, &vault)?;
     ctx.emit(
         &format!("Imported {} as document {id_hex}", file.display()),
         &json!({ "document": id_hex, "version": version.get() }),
@@ -681,6 +691,7 @@ pub fn ls(ctx: &Context, matter: &str) -> Result<(), Failure> {
         })
         .collect::<Vec<_>>()
         .join("\n");
+    super::audit::after_call(ctx, &vault)?;
     ctx.emit(
         if human.is_empty() {
             "No documents you may see."
@@ -759,6 +770,7 @@ pub fn get(ctx: &Context, document: &str, output: Option<&Path>) -> Result<(), F
         decrypt_payload(&opened, &payload, out).map_err(|e| io::Error::other(e.to_string()))
     })?;
     let _ = fs::remove_file(&partial);
+    super::audit::after_call(ctx, &vault)?;
     ctx.emit(
         &format!(
             "Saved {} ({} bytes, version {}, verified)",
@@ -797,6 +809,7 @@ pub fn export(ctx: &Context, document: &str, output: &Path, armor: bool) -> Resu
         }
     })?;
     let _ = fs::remove_file(&partial);
+    super::audit::after_call(ctx, &vault)?;
     ctx.emit(
         &format!(
             "Exported {} to {} (decrypt with your AGE-SECRET-KEY: `lexvault whoami` shows the \
@@ -838,6 +851,7 @@ pub fn rekey(ctx: &Context, document: &str) -> Result<(), Failure> {
     );
     let _ = fs::remove_file(&partial);
     let (_, version) = result?;
+    super::audit::after_call(ctx, &vault)?;
     ctx.emit(
         &format!(
             "Re-keyed {name}: version {} has a fresh key, wrapped only to grantees in force",
@@ -872,6 +886,7 @@ pub fn grant(
     let grantee: PublicIdentity = *bundle.identity();
     let grant = vault.grant(&matter, scope, &grantee, rights, validity)?;
     let digest = hex_id(&grant.digest().0);
+    super::audit::after_call(ctx, &vault)?;
     ctx.emit(
         &format!(
             "Granted {} to {} ({}); revoke with `lexvault revoke {} {digest}`",
@@ -891,6 +906,7 @@ pub fn revoke(ctx: &Context, matter: &str, grant: &str) -> Result<(), Failure> {
     let digest = RecordDigest(parse_hex::<32>(grant, "grant digest")?);
     let vault = ctx.vault()?;
     vault.revoke(&matter, &digest)?;
+    super::audit::after_call(ctx, &vault)?;
     ctx.emit(
         &format!(
             "Revoked grant {grant}. The server refuses it from now on; run `lexvault rekey` on \
@@ -943,6 +959,7 @@ pub fn log(ctx: &Context, matter: &str) -> Result<(), Failure> {
             "version": e.version,
         }));
     }
+    super::audit::after_call(ctx, &vault)?;
     ctx.emit(&lines.join("\n"), &json!(rows));
     Ok(())
 }

@@ -283,7 +283,7 @@ pub async fn revoke(
         .find(|g| g.digest() == *revocation.record().revoked());
     let mut ev = event(EventKind::Revoked, &call.caller, state.now());
     ev.matter_id = Some(*id.as_bytes());
-    ev.subject = Some(revocation.record().revoked().0);
+    ev.subject = Some(revocation.digest().0);
     if let Some(Scope::Document(d)) = revoked.map(|g| g.record().scope()) {
         ev.document_id = Some(*d.as_bytes());
     }

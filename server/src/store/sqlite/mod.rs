@@ -595,10 +595,19 @@ impl DocumentStore for SqliteStore {
             for (recipient, stanza) in &v.stanzas {
                 insert_stanza(tx, &v.document_id, v.version, recipient, stanza)?;
             }
+            append_event(tx, &event)?;
+            // Each grant that comes with the version is an event of its own,
+            // after the upload, with the upload's request as evidence.
             for grant in &v.grants {
                 insert_grant(tx, grant)?;
+                let granted = NewEvent {
+                    kind: EventKind::Granted,
+                    subject: Some(grant.digest),
+                    receipt: None,
+                    ..event.clone()
+                };
+                append_event(tx, &granted)?;
             }
-            append_event(tx, &event)?;
             Ok(())
         })
     }
