@@ -190,7 +190,7 @@ impl LogMonitor {
                 &checkpoint.root,
             )
             .map_err(LogError::Inclusion)?;
-            Self::advance(client, key, state, &verifier, note, &checkpoint)?;
+            Self::advance(client, key, state, &verifier, note, &checkpoint, false)?;
         }
         Ok(())
     }
@@ -211,7 +211,7 @@ impl LogMonitor {
         let note = String::from_utf8(answer.checkpoint.to_vec())
             .map_err(|_| LogError::MalformedCheckpoint)?;
         let checkpoint = open_checkpoint(&note, &verifier)?;
-        Self::advance(client, key, state, &verifier, &note, &checkpoint)?;
+        Self::advance(client, key, state, &verifier, &note, &checkpoint, true)?;
         Ok((note, checkpoint))
     }
 
@@ -234,6 +234,9 @@ impl LogMonitor {
     }
 
     /// Checks `served` against the pinned checkpoint and keeps the newer.
+    /// When `served` is the log's *newest* checkpoint, one smaller than the
+    /// pinned is a rollback: both signed notes are the evidence, and there
+    /// is nothing to ask the server.
     fn advance(
         client: &Client,
         key: &SigningSecretKey,
@@ -241,6 +244,7 @@ impl LogMonitor {
         verifier: &NoteVerifier,
         served_note: &str,
         served: &Checkpoint,
+        newest: bool,
     ) -> Result<(), LogError> {
         let Some(pinned_note) = state.checkpoint.clone() else {
             state.checkpoint = Some(served_note.to_owned());
@@ -251,6 +255,9 @@ impl LogMonitor {
             pinned: pinned_note.clone(),
             served: served_note.to_owned(),
         };
+        if newest && served.size < pinned.size {
+            return Err(fork());
+        }
         let (old, new) = if served.size >= pinned.size {
             (&pinned, served)
         } else {

@@ -461,17 +461,15 @@ fn a_deleted_last_leaf_is_caught_once_the_index_is_reused() {
     let served =
         log::open_checkpoint(std::str::from_utf8(&head.checkpoint).unwrap(), &verifier).unwrap();
     assert_eq!(served.size, n - 1);
-    // The client's sync refuses it and the pin stays. (The server cannot
-    // prove the pinned head extends its own, so the refusal is the
-    // server's out-of-range answer to the consistency request, not a
-    // `Fork`: see the report.)
+    // The client's sync calls a head smaller than its pin a fork (a
+    // rollback), with both signed checkpoints, and keeps the pin.
     let mut state = scene.client_state.clone();
     let rolled_back = LogMonitor::sync(
         &scene.server.client(),
         scene.client.identity().signing_key(),
         &mut state,
     );
-    assert!(rolled_back.is_err(), "a shrunken head must not pass");
+    assert_fork(&scene, rolled_back);
     assert_eq!(state, scene.client_state);
 
     // The next event takes the deleted leaf's index: same size as the pin,
