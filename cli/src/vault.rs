@@ -23,6 +23,7 @@ use lexvault_core::grant::{
 };
 use lexvault_core::key_bundle::{KeyBundle, VerifiedKeyBundle, verify_key_bundle};
 use lexvault_core::keys::{Identity, PublicIdentity, SigningPublicKey};
+use lexvault_core::log_entry::LogEntry;
 use lexvault_core::manifest::{
     DocumentId, KeyCommitment, Manifest, ManifestTerms, PayloadHasher, VersionNumber,
     verify_manifest, verify_succession,
@@ -361,6 +362,20 @@ impl Vault {
             &format!("/v1/matters/{}/events", hex_id(matter.as_bytes())),
         )?;
         for event in &list.events {
+            // The view must say what the event's log entry says.
+            let entry = LogEntry::from_bytes(&event.entry).map_err(verification)?;
+            let agrees = entry.index.checked_add(1) == Some(event.seq)
+                && entry.at == event.at
+                && entry.kind == event.kind
+                && entry.actor == event.actor
+                && entry.document_id == event.document_id
+                && entry.document_version == event.version
+                && entry.subject == event.subject
+                && entry.evidence == event.request
+                && entry.matter_id.as_deref() == Some(matter.as_bytes());
+            if !agrees {
+                return Err(verification("an event does not match its log entry"));
+            }
             // The init step's evidence is the administrator's bundle; all
             // others are signed requests by the actor.
             if event.kind == "administrator-set" {

@@ -259,7 +259,8 @@ pub struct EventList {
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
 #[cbor(map)]
 pub struct EventView {
-    /// Position in the server's one append-only event sequence, from 1.
+    /// Position in the server's one append-only event sequence, from 1:
+    /// the log entry's index plus one.
     #[n(0)]
     pub seq: u64,
     /// Server time of the event, Unix seconds.
@@ -284,6 +285,11 @@ pub struct EventView {
     /// manifest, link), if any.
     #[n(7)]
     pub subject: Option<ByteArray<32>>,
+    /// The event's log entry (`log_entry::LogEntry`), which the fields
+    /// above repeat: a client checks they agree, and the log's receipts and
+    /// audits cover the entry.
+    #[n(8)]
+    pub entry: ByteVec,
 }
 
 // ---------------------------------------------------------------------------

@@ -24,6 +24,9 @@ CREATE TRIGGER log_nodes_are_append_only_update BEFORE UPDATE ON log_nodes
 CREATE TRIGGER log_nodes_are_append_only_delete BEFORE DELETE ON log_nodes
     BEGIN SELECT RAISE(ABORT, 'the log is append-only'); END;
 
+-- Each event's leaf, so views of the events are served from the log itself.
+ALTER TABLE events ADD COLUMN leaf INTEGER;
+
 CREATE TABLE log_key (
     id   INTEGER PRIMARY KEY CHECK (id = 1),
     seed BLOB NOT NULL CHECK (length(seed) = 32)

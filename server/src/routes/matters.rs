@@ -9,6 +9,7 @@ use lexvault_core::api::{
 };
 use lexvault_core::grant::{Rights, Scope, parse_grant, parse_revocation, verify_revocation};
 use lexvault_core::key_bundle::verify_key_bundle;
+use lexvault_core::log_entry::LogEntry;
 use lexvault_core::matter::{MatterId, verify_matter};
 use lexvault_core::membership::verify_member_certificate;
 
@@ -319,21 +320,25 @@ pub async fn events(
         ));
     }
     let matter_id = *id.as_bytes();
-    let rows = state
+    let entries = state
         .store(move |s| s.events_for_matter(&matter_id))
         .await?;
-    let events = rows
+    let events = entries
         .into_iter()
-        .map(|r| EventView {
-            seq: r.seq,
-            at: r.event.at,
-            kind: r.kind_name,
-            actor: r.event.actor.into(),
-            document_id: r.event.document_id.map(Into::into),
-            version: r.event.version,
-            request: r.event.request.into(),
-            subject: r.event.subject.map(Into::into),
+        .map(|bytes| {
+            let entry = LogEntry::from_bytes(&bytes).map_err(|e| ApiError::internal(&e))?;
+            Ok(EventView {
+                seq: entry.index.saturating_add(1),
+                at: entry.at,
+                kind: entry.kind,
+                actor: entry.actor,
+                document_id: entry.document_id,
+                version: entry.document_version,
+                request: entry.evidence,
+                subject: entry.subject,
+                entry: bytes.into(),
+            })
         })
-        .collect();
+        .collect::<Result<Vec<_>, ApiError>>()?;
     Ok(cbor(StatusCode::OK, &EventList { events }))
 }

@@ -155,17 +155,6 @@ impl EventKind {
     }
 }
 
-/// One stored event.
-#[derive(Clone, Debug)]
-pub struct EventRow {
-    /// Position in the one event sequence, from 1.
-    pub seq: u64,
-    /// The event.
-    pub event: NewEvent,
-    /// The kind's stored name.
-    pub kind_name: String,
-}
-
 /// A published identity.
 #[derive(Clone, Debug)]
 pub struct IdentityRow {
@@ -328,8 +317,9 @@ pub trait EventLog: Send + Sync + 'static {
     /// The signed requests (evidence) of the events recorded at or after
     /// `since`: what the replay cache is seeded with at start.
     fn requests_since(&self, since: u64) -> StoreResult<Vec<Vec<u8>>>;
-    /// A matter's events, oldest first.
-    fn events_for_matter(&self, matter: &IdBytes) -> StoreResult<Vec<EventRow>>;
+    /// A matter's events as their log entries' canonical bytes, oldest
+    /// first: the view is served from the log itself.
+    fn events_for_matter(&self, matter: &IdBytes) -> StoreResult<Vec<Vec<u8>>>;
 }
 
 /// Everything the server stores besides blobs.

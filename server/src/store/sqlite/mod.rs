@@ -22,9 +22,9 @@ use lexvault_core::log_entry::{LOG_ENTRY_VERSION, LogEntry};
 use lexvault_core::merkle::{self, CompactTree};
 
 use super::{
-    Appended, BlobName, DigestBytes, DocumentRow, DocumentStore, EventKind, EventLog, EventRow,
-    GrantRow, IdBytes, IdentityRow, IdentityStore, KeyBytes, MatterStore, NewEvent, NewGrant,
-    NewVersion, ReceiptSlot, StanzaRow, StoreError, StoreResult, VersionRow,
+    Appended, BlobName, DigestBytes, DocumentRow, DocumentStore, EventKind, EventLog, GrantRow,
+    IdBytes, IdentityRow, IdentityStore, KeyBytes, MatterStore, NewEvent, NewGrant, NewVersion,
+    ReceiptSlot, StanzaRow, StoreError, StoreResult, VersionRow,
 };
 
 /// The schema, one migration per entry (`server/migrations/`); entry `i`
@@ -268,8 +268,9 @@ pub(crate) fn append_event(tx: &WriteTx<'_>, e: &NewEvent) -> StoreResult<u64> {
     ));
     drop(tree);
     tx.execute(
-        "INSERT INTO events (at, kind, actor, matter_id, document_id, version, subject, request)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        "INSERT INTO events
+         (at, kind, actor, matter_id, document_id, version, subject, request, leaf)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         params![
             to_i64(e.at)?,
             e.kind.name(),
@@ -279,6 +280,7 @@ pub(crate) fn append_event(tx: &WriteTx<'_>, e: &NewEvent) -> StoreResult<u64> {
             e.version,
             e.subject.as_ref().map(|s| s.as_slice()),
             e.request,
+            to_i64(index)?,
         ],
     )?;
     Ok(from_i64(tx.last_insert_rowid()))
@@ -292,29 +294,6 @@ fn fixed<const N: usize>(v: Vec<u8>) -> rusqlite::Result<[u8; N]> {
             "stored value has the wrong length".into(),
         )
     })
-}
-
-fn kind_from_name(name: &str) -> EventKind {
-    const ALL: [EventKind; 15] = [
-        EventKind::AdministratorSet,
-        EventKind::Registered,
-        EventKind::Certified,
-        EventKind::PasswordSet,
-        EventKind::MatterCreated,
-        EventKind::Uploaded,
-        EventKind::Granted,
-        EventKind::Revoked,
-        EventKind::KeysAdded,
-        EventKind::Viewed,
-        EventKind::Downloaded,
-        EventKind::LinkCreated,
-        EventKind::LinkOpened,
-        EventKind::LinkDownloaded,
-        EventKind::LinkRevoked,
-    ];
-    ALL.into_iter()
-        .find(|k| k.name() == name)
-        .unwrap_or(EventKind::Viewed)
 }
 
 const ADMINISTRATOR: &str = "administrator";
@@ -712,33 +691,13 @@ impl EventLog for SqliteStore {
         })
     }
 
-    fn events_for_matter(&self, matter: &IdBytes) -> StoreResult<Vec<EventRow>> {
+    fn events_for_matter(&self, matter: &IdBytes) -> StoreResult<Vec<Vec<u8>>> {
         self.read(|c| {
             let mut stmt = c.prepare_cached(
-                "SELECT seq, at, kind, actor, matter_id, document_id, version, subject, request
-                 FROM events WHERE matter_id = ?1 ORDER BY seq",
+                "SELECT l.entry FROM events e JOIN log_leaves l ON l.idx = e.leaf
+                 WHERE e.matter_id = ?1 ORDER BY e.leaf",
             )?;
-            let rows = stmt.query_map([matter.as_slice()], |r| {
-                let kind_name: String = r.get(2)?;
-                let matter_id: Option<Vec<u8>> = r.get(4)?;
-                let document_id: Option<Vec<u8>> = r.get(5)?;
-                let subject: Option<Vec<u8>> = r.get(7)?;
-                Ok(EventRow {
-                    seq: from_i64(r.get(0)?),
-                    event: NewEvent {
-                        at: from_i64(r.get(1)?),
-                        kind: kind_from_name(&kind_name),
-                        actor: fixed(r.get(3)?)?,
-                        matter_id: matter_id.map(fixed).transpose()?,
-                        document_id: document_id.map(fixed).transpose()?,
-                        version: r.get(6)?,
-                        subject: subject.map(fixed).transpose()?,
-                        request: r.get(8)?,
-                        receipt: None,
-                    },
-                    kind_name,
-                })
-            })?;
+            let rows = stmt.query_map([matter.as_slice()], |r| r.get(0))?;
             Ok(rows.collect::<Result<_, _>>()?)
         })
     }
