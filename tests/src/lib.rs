@@ -8,6 +8,27 @@
 #![forbid(unsafe_code)]
 
 pub mod cli;
+pub mod hand_upload;
+
+/// The sorted file names in `dir` (blobs, staged files).
+///
+/// # Panics
+/// If the directory cannot be read.
+#[must_use]
+#[allow(clippy::expect_used)]
+pub fn file_names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .expect("read the directory")
+        .map(|e| {
+            e.expect("a directory entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    names.sort();
+    names
+}
 
 /// Whether `needle` (non-empty) occurs in `haystack`: for scanning a
 /// server's files for what must never be there.

@@ -16,28 +16,22 @@
 
 use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpStream};
-use std::path::Path;
 use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use lexvault_client::client::{Client, now, os_rng};
 use lexvault_client::vault::{Vault, decrypt_payload, hex_id};
-use lexvault_core::age::{self, StreamWriter};
-use lexvault_core::api::{self, CreateMatter, ErrorBody, RecipientStanza, UploadEnvelope};
+use lexvault_core::api::{self, CreateMatter, ErrorBody, UploadEnvelope};
 use lexvault_core::domain::SignatureContext;
-use lexvault_core::keys::{Identity, SigningSecretKey};
-use lexvault_core::manifest::{
-    DocumentId, KeyCommitment, Manifest, ManifestTerms, PayloadHasher, VersionNumber,
-};
+use lexvault_core::keys::SigningSecretKey;
+use lexvault_core::manifest::DocumentId;
 use lexvault_core::matter::{Matter, MatterId, VerifiedMatter};
 use lexvault_core::membership::Role;
-use lexvault_core::metadata::{Metadata, MetadataBinding};
 use lexvault_core::request::{BodyDigest, RequestTarget, SIGNATURE_HEADER, SignedRequest};
-use lexvault_core::secret::FileKey;
-use lexvault_core::signed::Signed;
 use lexvault_server::app::Limits;
-use lexvault_tests::{Firm, TestServer};
+use lexvault_tests::hand_upload::HandUpload;
+use lexvault_tests::{Firm, TestServer, file_names};
 
 // ---------------------------------------------------------------------------
 // Raw HTTP/1.1.
@@ -220,85 +214,9 @@ fn envelope_body(envelope: &[u8]) -> Vec<u8> {
 // ---------------------------------------------------------------------------
 // Uploads built by hand, as `Vault::put` builds them.
 
-struct HandUpload {
-    document: DocumentId,
-    path: String,
-    manifest: Signed<Manifest>,
-    envelope: Vec<u8>,
-    payload: Vec<u8>,
-}
-
-fn hand_upload(uploader: &Identity, matter: &MatterId, plaintext: &[u8]) -> HandUpload {
-    let mut rng = os_rng();
-    let document = DocumentId::generate(&mut rng);
-    let file_key = FileKey::generate(&mut rng);
-    let mut writer = StreamWriter::new(&file_key, Vec::new(), &mut rng).unwrap();
-    writer.write_all(plaintext).unwrap();
-    let payload = writer.finish().unwrap();
-    let mut hasher = PayloadHasher::new();
-    hasher.update(&payload);
-    let (payload_digest, payload_len) = hasher.finalize();
-    let binding = MetadataBinding {
-        matter_id: *matter,
-        document_id: document,
-        version: VersionNumber::FIRST,
-    };
-    let metadata = Metadata::new(
-        "hand made.pdf",
-        "application/pdf",
-        plaintext.len() as u64,
-        BodyDigest::of(plaintext).0,
-    )
-    .unwrap()
-    .seal(&file_key, &binding);
-    let manifest = Manifest::new(ManifestTerms {
-        matter_id: *matter,
-        document_id: document,
-        version: VersionNumber::FIRST,
-        previous: None,
-        payload_digest,
-        payload_len,
-        key_commitment: KeyCommitment::derive(&file_key),
-        metadata_digest: metadata.digest(),
-        created_at: now(),
-    })
-    .unwrap();
-    let manifest = Signed::sign(manifest, uploader.signing_key());
-    let stanza = age::x25519::wrap_file_key(&file_key, &uploader.public().encryption, &mut rng);
-    let envelope = api::encode(&UploadEnvelope {
-        manifest: manifest.as_bytes().to_vec().into(),
-        metadata: metadata.as_bytes().to_vec().into(),
-        stanzas: vec![RecipientStanza {
-            recipient: uploader.public().signing.to_bytes().into(),
-            stanza: stanza.to_bytes().into(),
-        }],
-        grants: Vec::new(),
-    });
-    HandUpload {
-        document,
-        path: format!("/v1/documents/{}/versions", hex_id(document.as_bytes())),
-        manifest,
-        envelope,
-        payload,
-    }
-}
-
-impl HandUpload {
-    /// The upload body: the envelope's length, the envelope, the payload.
-    fn body(&self) -> Vec<u8> {
-        let mut out = u32::try_from(self.envelope.len())
-            .unwrap()
-            .to_be_bytes()
-            .to_vec();
-        out.extend_from_slice(&self.envelope);
-        out.extend_from_slice(&self.payload);
-        out
-    }
-
-    /// The whole request, signed by `key` over the envelope.
-    fn request(&self, key: &SigningSecretKey, addr: SocketAddr) -> Vec<u8> {
-        upload_request(addr, &self.path, key, &self.envelope, &self.body(), None)
-    }
+/// The whole upload request for `u`, signed by `key` over its envelope.
+fn signed_upload(u: &HandUpload, key: &SigningSecretKey, addr: SocketAddr) -> Vec<u8> {
+    upload_request(addr, &u.path, key, &u.envelope, &u.body(), None)
 }
 
 /// An upload request with `body` sent, signed over `envelope`, declaring
@@ -326,20 +244,11 @@ fn upload_request(
 // ---------------------------------------------------------------------------
 // What the server stores, seen from outside.
 
-fn entries(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
-}
-
 /// Waits (boundedly) for the server to drop the staged file of a refused
 /// upload.
 fn tmp_is_empty(server: &TestServer) -> bool {
     for _ in 0..400 {
-        if entries(&server.data_dir().join("tmp")).is_empty() {
+        if file_names(&server.data_dir().join("tmp")).is_empty() {
             return true;
         }
         std::thread::sleep(Duration::from_millis(25));
@@ -823,7 +732,7 @@ impl UploadCheck<'_> {
         let err = self.attorney.open_latest(document).unwrap_err();
         assert_eq!(err.code(), Some("not-found"), "{what}: {err}");
         assert_eq!(
-            entries(&self.server.data_dir().join("blobs")),
+            file_names(&self.server.data_dir().join("blobs")),
             self.blobs,
             "{what} left a blob"
         );
@@ -853,8 +762,8 @@ fn defective_uploads_are_refused_and_store_nothing() {
     let text: Vec<u8> = (0..200_000u32).map(|i| (i % 253) as u8).collect();
 
     // The control, first: a hand-built upload is accepted and opens.
-    let control = hand_upload(me, matter.id(), &text);
-    let reply = exchange(addr, control.request(key, addr));
+    let control = HandUpload::new(me, matter.id(), &text);
+    let reply = exchange(addr, signed_upload(&control, key, addr));
     assert_eq!(reply.status, 201, "{:?}", reply.error());
     let opened = attorney.open_latest(&control.document).unwrap();
     let mut payload = tempfile::tempfile().unwrap();
@@ -869,7 +778,7 @@ fn defective_uploads_are_refused_and_store_nothing() {
         server: &firm.server,
         attorney: &attorney,
         matter: *matter.id(),
-        blobs: entries(&firm.server.data_dir().join("blobs")),
+        blobs: file_names(&firm.server.data_dir().join("blobs")),
         uploads: UploadCheck::uploads(&attorney, matter.id()),
     };
     assert_eq!(check.blobs.len(), 1);
@@ -881,8 +790,8 @@ fn defective_uploads_are_refused_and_store_nothing() {
     };
 
     // Unsigned, and signed by someone else than the manifest's signer.
-    let u = hand_upload(me, matter.id(), &text);
-    let mut req = u.request(key, addr);
+    let u = HandUpload::new(me, matter.id(), &text);
+    let mut req = signed_upload(&u, key, addr);
     let at = find(&req, SIGNATURE_HEADER.as_bytes()).unwrap();
     req[at] = b'x';
     expect(
@@ -892,18 +801,21 @@ fn defective_uploads_are_refused_and_store_nothing() {
         "authentication-failed",
         &u.document,
     );
-    let u = hand_upload(me, matter.id(), &text);
+    let u = HandUpload::new(me, matter.id(), &text);
     expect(
         "signed by another",
-        exchange(addr, u.request(stranger.identity().signing_key(), addr)),
+        exchange(
+            addr,
+            signed_upload(&u, stranger.identity().signing_key(), addr),
+        ),
         400,
         "not-your-manifest",
         &u.document,
     );
 
     // The wrong content type.
-    let u = hand_upload(me, matter.id(), &text);
-    let req = u.request(key, addr);
+    let u = HandUpload::new(me, matter.id(), &text);
+    let req = signed_upload(&u, key, addr);
     let req = String::from_utf8_lossy(&req[..find(&req, b"\r\n\r\n").unwrap()])
         .replace(api::UPLOAD, api::CBOR)
         .into_bytes();
@@ -916,7 +828,7 @@ fn defective_uploads_are_refused_and_store_nothing() {
     );
 
     // A declared length over the server's limit: refused from the head.
-    let u = hand_upload(me, matter.id(), &text);
+    let u = HandUpload::new(me, matter.id(), &text);
     let huge = 3 * LIMIT;
     expect(
         "Content-Length over the limit",
@@ -931,7 +843,7 @@ fn defective_uploads_are_refused_and_store_nothing() {
     // A manifest whose payload is over the limit: refused after the
     // envelope, before the payload.
     let big: Vec<u8> = vec![7; LIMIT as usize + 1];
-    let u = hand_upload(me, matter.id(), &big);
+    let u = HandUpload::new(me, matter.id(), &big);
     assert!(u.manifest.record().terms().payload_len > LIMIT);
     let head = &u.body()[..4 + u.envelope.len()];
     expect(
@@ -954,7 +866,7 @@ fn defective_uploads_are_refused_and_store_nothing() {
 
     // The envelope: longer than a message may be, cut short, malformed,
     // not canonical.
-    let u = hand_upload(me, matter.id(), &text);
+    let u = HandUpload::new(me, matter.id(), &text);
     let mut body = u.body();
     body[..4].copy_from_slice(&(api::MAX_MESSAGE_LEN as u32 + 1).to_be_bytes());
     expect(
@@ -967,7 +879,7 @@ fn defective_uploads_are_refused_and_store_nothing() {
         "too-large",
         &u.document,
     );
-    let u = hand_upload(me, matter.id(), &text);
+    let u = HandUpload::new(me, matter.id(), &text);
     let mut body = u.body()[..4 + u.envelope.len() / 2].to_vec();
     body[..4].copy_from_slice(&(u.envelope.len() as u32).to_be_bytes());
     expect(
@@ -983,12 +895,12 @@ fn defective_uploads_are_refused_and_store_nothing() {
     for (what, envelope) in [
         ("envelope not CBOR", b"\xff\xff\xff\xff".to_vec()),
         ("envelope with a trailing byte", {
-            let u = hand_upload(me, matter.id(), &text);
+            let u = HandUpload::new(me, matter.id(), &text);
             [&u.envelope[..], &[0x00]].concat()
         }),
         ("envelope of another message", create_matter_body(&matter)),
     ] {
-        let u = hand_upload(me, matter.id(), &text);
+        let u = HandUpload::new(me, matter.id(), &text);
         let mut body = (envelope.len() as u32).to_be_bytes().to_vec();
         body.extend_from_slice(&envelope);
         body.extend_from_slice(&u.payload);
@@ -1005,7 +917,7 @@ fn defective_uploads_are_refused_and_store_nothing() {
     }
 
     // A manifest of record version 2, validly signed.
-    let u = hand_upload(me, matter.id(), &text);
+    let u = HandUpload::new(me, matter.id(), &text);
     let manifest_body = envelope_body(u.manifest.as_bytes());
     assert_eq!(
         signed_envelope(key, SignatureContext::VERSION_MANIFEST, &manifest_body),
@@ -1034,7 +946,7 @@ fn defective_uploads_are_refused_and_store_nothing() {
     );
 
     // The payload: altered, longer, shorter than the manifest says.
-    let u = hand_upload(me, matter.id(), &text);
+    let u = HandUpload::new(me, matter.id(), &text);
     let mut body = u.body();
     let mid = 4 + u.envelope.len() + u.payload.len() / 2;
     body[mid] ^= 0x01;
@@ -1048,7 +960,7 @@ fn defective_uploads_are_refused_and_store_nothing() {
         "payload-mismatch",
         &u.document,
     );
-    let u = hand_upload(me, matter.id(), &text);
+    let u = HandUpload::new(me, matter.id(), &text);
     let body = [&u.body()[..], &[0u8; 100]].concat();
     expect(
         "payload longer",
@@ -1060,7 +972,7 @@ fn defective_uploads_are_refused_and_store_nothing() {
         "payload-mismatch",
         &u.document,
     );
-    let u = hand_upload(me, matter.id(), &text);
+    let u = HandUpload::new(me, matter.id(), &text);
     let body = u.body();
     let body = &body[..body.len() - 1];
     expect(
@@ -1076,19 +988,19 @@ fn defective_uploads_are_refused_and_store_nothing() {
 
     // A matter the stranger cannot see answers exactly as one that does not
     // exist.
-    let theirs = hand_upload(stranger.identity(), matter.id(), &text);
+    let theirs = HandUpload::new(stranger.identity(), matter.id(), &text);
     let hidden = exchange(
         addr,
-        theirs.request(stranger.identity().signing_key(), addr),
+        signed_upload(&theirs, stranger.identity().signing_key(), addr),
     );
-    let nowhere = hand_upload(
+    let nowhere = HandUpload::new(
         stranger.identity(),
         &MatterId::generate(&mut os_rng()),
         &text,
     );
     let missing = exchange(
         addr,
-        nowhere.request(stranger.identity().signing_key(), addr),
+        signed_upload(&nowhere, stranger.identity().signing_key(), addr),
     );
     assert_eq!(hidden.error(), missing.error());
     expect(
@@ -1100,10 +1012,10 @@ fn defective_uploads_are_refused_and_store_nothing() {
     );
 
     // Still whole: the control is still there, and another upload works.
-    let last = hand_upload(me, matter.id(), b"still answering");
-    assert_eq!(exchange(addr, last.request(key, addr)).status, 201);
+    let last = HandUpload::new(me, matter.id(), b"still answering");
+    assert_eq!(exchange(addr, signed_upload(&last, key, addr)).status, 201);
     assert!(attorney.open_latest(&control.document).is_ok());
-    assert_eq!(entries(&firm.server.data_dir().join("blobs")).len(), 2);
+    assert_eq!(file_names(&firm.server.data_dir().join("blobs")).len(), 2);
 }
 
 // ---------------------------------------------------------------------------
