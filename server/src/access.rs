@@ -85,12 +85,18 @@ impl MatterAccess {
         let access = Self::load(state, id)
             .await?
             .ok_or_else(ApiError::not_found)?;
-        let now = state.now();
-        if access.is_creator(caller) || !access.grants_of(caller, now).is_empty() {
+        if access.is_visible_to(caller, state.now()) {
             Ok(access)
         } else {
             Err(ApiError::not_found())
         }
+    }
+
+    /// Whether `key` may see the matter at `now`: its creator, or someone
+    /// holding a grant in force in it.
+    #[must_use]
+    pub fn is_visible_to(&self, key: &SigningPublicKey, now: u64) -> bool {
+        self.is_creator(key) || !self.grants_of(key, now).is_empty()
     }
 
     /// Whether `key` created the matter.

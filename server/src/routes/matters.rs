@@ -97,7 +97,7 @@ pub async fn list(
         let Some(access) = MatterAccess::load(&state, *matter.id()).await? else {
             continue;
         };
-        if access.is_creator(&caller.key) || !access.grants_of(&caller.key, now).is_empty() {
+        if access.is_visible_to(&caller.key, now) {
             matters.push(record.into());
         }
     }
