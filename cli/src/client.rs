@@ -3,16 +3,30 @@
 //!
 //! This layer signs and sends; it trusts nothing it receives. Verifying the
 //! records inside the answers is [`crate::vault`]'s job.
+//!
+//! Every signed request carries the signer's position in its own history
+//! (spec: `spec/log.md` §Actor chains). The client follows each signer's
+//! chain from the receipts of its recorded calls. When it does not know
+//! where a chain stands (a new device, a new process) or another device of
+//! the same signer went first, the server refuses the recorded call with
+//! `409 out-of-sequence`; the client then fetches the signer's head
+//! (`GET /v1/log/head`), checks that it is an entry the signer signed and
+//! never behind what this client has seen itself, and signs again. A
+//! streamed upload, which cannot be sent twice, fetches the head first.
 
+use std::collections::HashMap;
 use std::io::Read;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use lexvault_core::api::{self, ErrorBody};
-use lexvault_core::keys::SigningSecretKey;
-use lexvault_core::request::{BodyDigest, RequestTarget, SIGNATURE_HEADER, SignedRequest};
+use lexvault_core::api::{self, ActorHead, ErrorBody, Receipt};
+use lexvault_core::keys::{SigningPublicKey, SigningSecretKey};
+use lexvault_core::log_entry::LogEntry;
+use lexvault_core::request::{
+    BodyDigest, ChainPosition, RequestTarget, SIGNATURE_HEADER, SignedRequest,
+};
 use minicbor::{Decode, Encode};
 use rand_core::UnwrapErr;
 
@@ -111,7 +125,12 @@ pub struct Client {
     /// base64url; empty when undecodable), in arrival order, for the log
     /// monitor to verify.
     receipts: Arc<Mutex<Vec<Vec<u8>>>>,
+    /// For each signing key used: the position its next recorded request
+    /// takes.
+    chains: Arc<Mutex<HashMap<[u8; 32], ChainPosition>>>,
 }
+
+type HttpResponse = ureq::http::Response<ureq::Body>;
 
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -141,6 +160,7 @@ impl Client {
             agent: ureq::Agent::new_with_config(config),
             base: base.to_owned(),
             receipts: Arc::default(),
+            chains: Arc::default(),
         })
     }
 
@@ -156,41 +176,129 @@ impl Client {
         std::mem::take(&mut *self.receipts.lock().unwrap_or_else(PoisonError::into_inner))
     }
 
-    /// Keeps the receipt of `response`, if it has one, and turns an error
-    /// answer into [`ClientError::Api`].
-    fn check_status(
-        &self,
-        response: ureq::http::Response<ureq::Body>,
-    ) -> ClientResult<ureq::http::Response<ureq::Body>> {
-        if let Some(value) = response.headers().get(api::RECEIPT_HEADER) {
-            let bytes = value
-                .to_str()
-                .ok()
-                .and_then(|v| URL_SAFE_NO_PAD.decode(v).ok())
-                .unwrap_or_default();
-            self.receipts
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .push(bytes);
-        }
-        check_status(response)
+    fn keep_receipt(&self, bytes: Vec<u8>) {
+        self.receipts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(bytes);
     }
 
-    fn decode_answer<T>(&self, response: ureq::http::Response<ureq::Body>) -> ClientResult<T>
-    where
-        T: for<'b> Decode<'b, ()> + Encode<()>,
-    {
-        read_answer(self.check_status(response)?)
+    fn chains(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], ChainPosition>> {
+        self.chains.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Keeps the receipt of the answer to `sent`, if it has one, for the log
+    /// monitor, and moves the signer's chain past the entry it names when
+    /// that entry is `sent`'s.
+    fn follow_receipt(&self, sent: &SignedRequest, response: &HttpResponse) {
+        let Some(value) = response.headers().get(api::RECEIPT_HEADER) else {
+            return;
+        };
+        let bytes = value
+            .to_str()
+            .ok()
+            .and_then(|v| URL_SAFE_NO_PAD.decode(v).ok())
+            .unwrap_or_default();
+        let entry = api::decode::<Receipt>(&bytes)
+            .ok()
+            .and_then(|r| LogEntry::from_bytes(&r.entry).ok());
+        if let Some(entry) = entry
+            && entry.evidence.as_slice() == sent.as_bytes()
+        {
+            self.chains().insert(
+                sent.signer().to_bytes(),
+                sent.request().position().next(entry.leaf_hash()),
+            );
+        }
+        self.keep_receipt(bytes);
+    }
+
+    /// The position this client holds for `key`'s next recorded request,
+    /// if it knows one.
+    #[must_use]
+    pub fn held_position(&self, key: &SigningPublicKey) -> Option<ChainPosition> {
+        self.chains().get(&key.to_bytes()).copied()
+    }
+
+    /// Holds `position` for `key`'s next recorded request: what a device
+    /// that saved its place (or a test) starts from. The server refusing
+    /// it makes the client catch up, never go back.
+    pub fn hold_position(&self, key: &SigningPublicKey, position: ChainPosition) {
+        self.chains().insert(key.to_bytes(), position);
+    }
+
+    /// Where `key`'s next recorded request goes, asking the server the
+    /// first time.
+    fn position(&self, key: &SigningSecretKey) -> ClientResult<ChainPosition> {
+        let known = self.chains().get(&key.public_key().to_bytes()).copied();
+        match known {
+            Some(position) => Ok(position),
+            None => self.sync_chain(key),
+        }
+    }
+
+    /// Fetches `key`'s head from the server and takes the position after
+    /// it, after checking that the head is an entry `key` signed and is not
+    /// behind, or beside, the position this client already holds. The
+    /// head's receipt goes to the log monitor like any other.
+    pub fn sync_chain(&self, key: &SigningSecretKey) -> ClientResult<ChainPosition> {
+        let me = key.public_key();
+        let held = self.chains().get(&me.to_bytes()).copied();
+        // The head call records nothing, so the position it is signed at
+        // is never checked.
+        let signed = Self::sign_request(
+            "GET",
+            "/v1/log/head",
+            BodyDigest::empty(),
+            held.unwrap_or(ChainPosition::FIRST),
+            key,
+        )?;
+        let response = self
+            .agent
+            .get(self.url("/v1/log/head"))
+            .header(SIGNATURE_HEADER, signed.header_value())
+            .call()
+            .map_err(transport)?;
+        let head: ActorHead = read_answer(check_status(response)?)?;
+        let next = match head.last {
+            None => ChainPosition::FIRST,
+            Some(receipt) => {
+                let entry = LogEntry::from_bytes(&receipt.entry).map_err(|e| {
+                    verification(format!("your latest log entry is malformed: {e}"))
+                })?;
+                let evidence = SignedRequest::from_evidence(&entry.evidence)
+                    .ok()
+                    .filter(|r| r.signer() == &me && entry.actor.as_slice() == me.as_bytes())
+                    .ok_or_else(|| {
+                        verification("the server showed an entry you did not sign as your latest")
+                    })?;
+                self.keep_receipt(api::encode(&receipt));
+                evidence.request().position().next(entry.leaf_hash())
+            }
+        };
+        if let Some(held) = held
+            && (next.sequence < held.sequence
+                || (next.sequence == held.sequence && next.previous != held.previous))
+        {
+            return Err(verification(format!(
+                "the server's log lost or replaced your own entries: it says your next request \
+                 is number {}, but you already made {} (or a different one)",
+                next.sequence, held.sequence
+            )));
+        }
+        self.chains().insert(me.to_bytes(), next);
+        Ok(next)
     }
 
     /// Signs a request for `method` on `path_and_query` with a body hashing
-    /// to `digest`: the signature header's value.
-    pub fn sign(
+    /// to `digest`, at `position` in the signer's chain.
+    pub fn sign_request(
         method: &str,
         path_and_query: &str,
         digest: BodyDigest,
+        position: ChainPosition,
         key: &SigningSecretKey,
-    ) -> ClientResult<String> {
+    ) -> ClientResult<SignedRequest> {
         let (path, query) = path_and_query
             .split_once('?')
             .unwrap_or((path_and_query, ""));
@@ -200,9 +308,63 @@ impl Client {
             query: query.to_owned(),
             body_digest: digest,
         };
-        let signed = SignedRequest::sign(target, key, now(), &mut os_rng())
-            .map_err(|e| ClientError::Invalid(format!("cannot sign the request: {e}")))?;
-        Ok(signed.header_value())
+        SignedRequest::sign(target, position, key, now(), &mut os_rng())
+            .map_err(|e| ClientError::Invalid(format!("cannot sign the request: {e}")))
+    }
+
+    /// [`Self::sign_request`]'s header value.
+    pub fn sign(
+        method: &str,
+        path_and_query: &str,
+        digest: BodyDigest,
+        position: ChainPosition,
+        key: &SigningSecretKey,
+    ) -> ClientResult<String> {
+        Self::sign_request(method, path_and_query, digest, position, key).map(|s| s.header_value())
+    }
+
+    /// Signs a request at `key`'s current position, sends it with `send`
+    /// (given the signature header's value), keeps its receipt and turns an
+    /// error answer into [`ClientError::Api`]. When another device of the
+    /// same signer went first, it catches up with the signer's head and,
+    /// if `retry` allows (the body can be sent again), signs and sends once
+    /// more.
+    fn send_signed(
+        &self,
+        key: &SigningSecretKey,
+        method: &str,
+        path_and_query: &str,
+        digest: BodyDigest,
+        retry: bool,
+        mut send: impl FnMut(&str) -> Result<HttpResponse, ureq::Error>,
+    ) -> ClientResult<HttpResponse> {
+        let mut attempts = if retry { 2 } else { 1 };
+        loop {
+            attempts -= 1;
+            // A call that can be sent again learns an unknown head from the
+            // server's refusal, if the call is recorded at all; one that
+            // cannot asks first.
+            let position = if retry {
+                self.chains()
+                    .get(&key.public_key().to_bytes())
+                    .copied()
+                    .unwrap_or(ChainPosition::FIRST)
+            } else {
+                self.position(key)?
+            };
+            let signed = Self::sign_request(method, path_and_query, digest, position, key)?;
+            let response = send(&signed.header_value()).map_err(transport)?;
+            self.follow_receipt(&signed, &response);
+            match check_status(response) {
+                Err(e) if e.code() == Some(api::OUT_OF_SEQUENCE) => {
+                    self.sync_chain(key)?;
+                    if attempts == 0 {
+                        return Err(e);
+                    }
+                }
+                other => return other,
+            }
+        }
     }
 
     fn url(&self, path: &str) -> String {
@@ -214,14 +376,15 @@ impl Client {
     where
         T: for<'b> Decode<'b, ()> + Encode<()>,
     {
-        let signature = Self::sign("GET", path, BodyDigest::empty(), key)?;
-        let response = self
-            .agent
-            .get(self.url(path))
-            .header(SIGNATURE_HEADER, &signature)
-            .call()
-            .map_err(transport)?;
-        self.decode_answer(response)
+        let url = self.url(path);
+        let response =
+            self.send_signed(key, "GET", path, BodyDigest::empty(), true, |signature| {
+                self.agent
+                    .get(&url)
+                    .header(SIGNATURE_HEADER, signature)
+                    .call()
+            })?;
+        read_answer(response)
     }
 
     /// `GET path` without a signature (the calls that precede having keys).
@@ -230,7 +393,7 @@ impl Client {
         T: for<'b> Decode<'b, ()> + Encode<()>,
     {
         let response = self.agent.get(self.url(path)).call().map_err(transport)?;
-        self.decode_answer(response)
+        read_answer(check_status(response)?)
     }
 
     /// `POST path` with a CBOR body, signed by `key`, answered with a CBOR
@@ -240,16 +403,32 @@ impl Client {
         B: Encode<()>,
         T: for<'b> Decode<'b, ()> + Encode<()>,
     {
+        let response = self.post_signed(key, path, body)?;
+        read_answer(response)
+    }
+
+    fn post_signed<B: Encode<()>>(
+        &self,
+        key: &SigningSecretKey,
+        path: &str,
+        body: &B,
+    ) -> ClientResult<HttpResponse> {
         let bytes = api::encode(body);
-        let signature = Self::sign("POST", path, BodyDigest::of(&bytes), key)?;
-        let response = self
-            .agent
-            .post(self.url(path))
-            .header(SIGNATURE_HEADER, &signature)
-            .header("content-type", api::CBOR)
-            .send(&bytes[..])
-            .map_err(transport)?;
-        self.decode_answer(response)
+        let url = self.url(path);
+        self.send_signed(
+            key,
+            "POST",
+            path,
+            BodyDigest::of(&bytes),
+            true,
+            |signature| {
+                self.agent
+                    .post(&url)
+                    .header(SIGNATURE_HEADER, signature)
+                    .header("content-type", api::CBOR)
+                    .send(&bytes[..])
+            },
+        )
     }
 
     /// `POST path` with a CBOR body, signed by `key`, answered with no body.
@@ -259,28 +438,26 @@ impl Client {
         path: &str,
         body: &B,
     ) -> ClientResult<()> {
-        let bytes = api::encode(body);
-        let signature = Self::sign("POST", path, BodyDigest::of(&bytes), key)?;
-        let response = self
-            .agent
-            .post(self.url(path))
-            .header(SIGNATURE_HEADER, &signature)
-            .header("content-type", api::CBOR)
-            .send(&bytes[..])
-            .map_err(transport)?;
-        self.check_status(response).map(|_| ())
+        self.post_signed(key, path, body).map(|_| ())
     }
 
     /// `DELETE path`, signed by `key`, answered with no body.
     pub fn delete(&self, key: &SigningSecretKey, path: &str) -> ClientResult<()> {
-        let signature = Self::sign("DELETE", path, BodyDigest::empty(), key)?;
-        let response = self
-            .agent
-            .delete(self.url(path))
-            .header(SIGNATURE_HEADER, &signature)
-            .call()
-            .map_err(transport)?;
-        self.check_status(response).map(|_| ())
+        let url = self.url(path);
+        self.send_signed(
+            key,
+            "DELETE",
+            path,
+            BodyDigest::empty(),
+            true,
+            |signature| {
+                self.agent
+                    .delete(&url)
+                    .header(SIGNATURE_HEADER, signature)
+                    .call()
+            },
+        )
+        .map(|_| ())
     }
 
     /// `POST path` with a CBOR body and no signature.
@@ -296,7 +473,7 @@ impl Client {
             .header("content-type", api::CBOR)
             .send(&bytes[..])
             .map_err(transport)?;
-        self.decode_answer(response)
+        read_answer(check_status(response)?)
     }
 
     /// Streams an upload: the envelope's length, the envelope, then
@@ -315,19 +492,28 @@ impl Client {
     {
         let envelope_len = u32::try_from(envelope.len())
             .map_err(|_| ClientError::Invalid("the upload envelope is too large".into()))?;
-        let signature = Self::sign("POST", path, BodyDigest::of(envelope), key)?;
         let head = [&envelope_len.to_be_bytes()[..], envelope].concat();
         let total = head.len() as u64 + payload_len;
-        let mut body = std::io::Cursor::new(head).chain(payload);
-        let response = self
-            .agent
-            .post(self.url(path))
-            .header(SIGNATURE_HEADER, &signature)
-            .header("content-type", api::UPLOAD)
-            .header("content-length", total.to_string())
-            .send(ureq::SendBody::from_reader(&mut body))
-            .map_err(transport)?;
-        self.decode_answer(response)
+        let mut body = Some(std::io::Cursor::new(head).chain(payload));
+        let url = self.url(path);
+        // A streamed payload cannot be sent twice: no retry.
+        let response = self.send_signed(
+            key,
+            "POST",
+            path,
+            BodyDigest::of(envelope),
+            false,
+            |signature| {
+                let mut body = body.take().ok_or(ureq::Error::ConnectionFailed)?;
+                self.agent
+                    .post(&url)
+                    .header(SIGNATURE_HEADER, signature)
+                    .header("content-type", api::UPLOAD)
+                    .header("content-length", total.to_string())
+                    .send(ureq::SendBody::from_reader(&mut body))
+            },
+        )?;
+        read_answer(response)
     }
 
     /// `GET path` for a payload, signed by `key`, from byte `offset` on.
@@ -337,15 +523,15 @@ impl Client {
         path: &str,
         offset: u64,
     ) -> ClientResult<Download> {
-        let signature = Self::sign("GET", path, BodyDigest::empty(), key)?;
-        let mut request = self
-            .agent
-            .get(self.url(path))
-            .header(SIGNATURE_HEADER, &signature);
-        if offset > 0 {
-            request = request.header("range", format!("bytes={offset}-"));
-        }
-        let response = self.check_status(request.call().map_err(transport)?)?;
+        let url = self.url(path);
+        let response =
+            self.send_signed(key, "GET", path, BodyDigest::empty(), true, |signature| {
+                let mut request = self.agent.get(&url).header(SIGNATURE_HEADER, signature);
+                if offset > 0 {
+                    request = request.header("range", format!("bytes={offset}-"));
+                }
+                request.call()
+            })?;
         let status = response.status().as_u16();
         if offset > 0 && status != 206 {
             return Err(ClientError::Protocol(
@@ -363,6 +549,10 @@ impl Client {
             body: Box::new(response.into_body().into_reader()),
         })
     }
+}
+
+fn verification(why: impl Into<String>) -> ClientError {
+    ClientError::Verification(why.into())
 }
 
 fn transport(e: ureq::Error) -> ClientError {

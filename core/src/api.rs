@@ -532,6 +532,22 @@ pub struct Receipt {
     pub proof: Vec<ByteArray<32>>,
 }
 
+/// The error code of a recorded call whose chain position
+/// (`request::ChainPosition`) is not the next one in the caller's history:
+/// the caller fetches its head (`GET /v1/log/head`) and signs again.
+pub const OUT_OF_SEQUENCE: &str = "out-of-sequence";
+
+/// `GET /v1/log/head`: the caller's newest log entry, whose position its
+/// next recorded request follows.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+#[cbor(map)]
+pub struct ActorHead {
+    /// The entry with its inclusion proof in a signed checkpoint; `None`
+    /// when the caller has made no recorded request yet.
+    #[n(0)]
+    pub last: Option<Receipt>,
+}
+
 /// `GET /v1/log/checkpoint`: the newest signed checkpoint.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
 #[cbor(map)]

@@ -1,8 +1,9 @@
 //! Signed API requests (spec: `spec/requests.md`).
 //!
 //! Every call to the server is signed by the caller's Ed25519 key over the
-//! method, the path, the query, a digest of the body, a timestamp and a
-//! random nonce. The signed request travels in one header as a standard
+//! method, the path, the query, a digest of the body, a timestamp, a random
+//! nonce, and the caller's position in its own history: the sequence number
+//! of its next log entry and the hash of its previous one ([`ChainPosition`]). The signed request travels in one header as a standard
 //! signed-record envelope ([`crate::signed`]), so the exact bytes the server
 //! checked are the evidence it keeps and an auditor re-verifies later.
 //!
@@ -15,6 +16,8 @@
 //!   4: bstr .size 32,  ; SHA-256 of the signed body bytes
 //!   5: uint,           ; timestamp, Unix seconds
 //!   6: bstr .size 16,  ; nonce (random)
+//!   7: uint,           ; the caller's sequence number for this request
+//!   8: bstr .size 32,  ; leaf hash of the caller's previous log entry
 //! }
 //! ```
 //!
@@ -134,6 +137,43 @@ pub enum RequestError {
     Stale,
 }
 
+/// Where a request stands in its signer's own history (spec:
+/// `spec/log.md` §Actor chains).
+///
+/// Every request an actor makes that the server records is the next link of
+/// that actor's chain: its `sequence` is one more than the previous recorded
+/// request's, and `previous` is the leaf hash of the last log entry that
+/// request produced. An actor's first recorded request is
+/// [`ChainPosition::FIRST`]. Because the actor signs both, a server that
+/// drops, reorders or invents an actor's entries breaks a chain it cannot
+/// re-sign.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ChainPosition {
+    /// The actor's sequence number for this request, from 0.
+    pub sequence: u64,
+    /// The leaf hash of the actor's previous log entry; all zeros for the
+    /// first.
+    pub previous: [u8; 32],
+}
+
+impl ChainPosition {
+    /// The position of an actor's first recorded request.
+    pub const FIRST: Self = Self {
+        sequence: 0,
+        previous: [0; 32],
+    };
+
+    /// The position that follows a request at `self` whose last log entry
+    /// has `leaf_hash`.
+    #[must_use]
+    pub fn next(self, leaf_hash: [u8; 32]) -> Self {
+        Self {
+            sequence: self.sequence.saturating_add(1),
+            previous: leaf_hash,
+        }
+    }
+}
+
 /// A request record (spec: `spec/requests.md`). The caller is the envelope's
 /// signer.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -141,6 +181,7 @@ pub struct Request {
     target: RequestTarget,
     timestamp: u64,
     nonce: [u8; 16],
+    position: ChainPosition,
 }
 
 impl Request {
@@ -161,6 +202,12 @@ impl Request {
     pub fn nonce(&self) -> &[u8; 16] {
         &self.nonce
     }
+
+    /// Where the request stands in the caller's history.
+    #[must_use]
+    pub fn position(&self) -> ChainPosition {
+        self.position
+    }
 }
 
 #[derive(Clone, Encode, Decode)]
@@ -180,6 +227,10 @@ pub(crate) struct RequestWire {
     timestamp: u64,
     #[cbor(n(6), with = "minicbor::bytes")]
     nonce: [u8; 16],
+    #[n(7)]
+    sequence: u64,
+    #[cbor(n(8), with = "minicbor::bytes")]
+    previous: [u8; 32],
 }
 
 impl wire::WireForm for Request {
@@ -202,6 +253,10 @@ impl wire::WireForm for Request {
             target,
             timestamp: w.timestamp,
             nonce: w.nonce,
+            position: ChainPosition {
+                sequence: w.sequence,
+                previous: w.previous,
+            },
         })
     }
 
@@ -214,6 +269,8 @@ impl wire::WireForm for Request {
             body_digest: self.target.body_digest.0,
             timestamp: self.timestamp,
             nonce: self.nonce,
+            sequence: self.position.sequence,
+            previous: self.position.previous,
         }
     }
 
@@ -229,9 +286,11 @@ signed_record!(Request, SignatureContext::REQUEST);
 pub struct SignedRequest(Signed<Request>);
 
 impl SignedRequest {
-    /// Signs a request to `target` at `now` with a fresh nonce.
+    /// Signs a request to `target`, at `position` in the signer's history,
+    /// at `now`, with a fresh nonce.
     pub fn sign<R: CryptoRng + ?Sized>(
         target: RequestTarget,
+        position: ChainPosition,
         key: &SigningSecretKey,
         now: u64,
         rng: &mut R,
@@ -243,6 +302,7 @@ impl SignedRequest {
             target,
             timestamp: now,
             nonce,
+            position,
         };
         Ok(Self(Signed::sign(record, key)))
     }
@@ -328,7 +388,14 @@ mod tests {
     fn signed() -> (Identity, SignedRequest) {
         let mut rng = ChaCha20Rng::from_seed([7; 32]);
         let who = Identity::generate(&mut rng);
-        let req = SignedRequest::sign(target(), who.signing_key(), 1_000, &mut rng).unwrap();
+        let req = SignedRequest::sign(
+            target(),
+            ChainPosition::FIRST,
+            who.signing_key(),
+            1_000,
+            &mut rng,
+        )
+        .unwrap();
         (who, req)
     }
 
@@ -403,18 +470,45 @@ mod tests {
                 body_digest: BodyDigest::empty(),
             };
             assert_eq!(
-                SignedRequest::sign(t, who.signing_key(), 0, &mut rng).unwrap_err(),
+                SignedRequest::sign(t, ChainPosition::FIRST, who.signing_key(), 0, &mut rng)
+                    .unwrap_err(),
                 RequestError::InvalidTarget
             );
         }
     }
 
     #[test]
+    fn the_chain_position_is_signed() {
+        let mut rng = ChaCha20Rng::from_seed([3; 32]);
+        let who = Identity::generate(&mut rng);
+        let position = ChainPosition::FIRST.next([9; 32]).next([8; 32]);
+        assert_eq!(position.sequence, 2);
+        let req = SignedRequest::sign(target(), position, who.signing_key(), 5, &mut rng).unwrap();
+        let parsed = SignedRequest::from_evidence(req.as_bytes()).unwrap();
+        assert_eq!(parsed.request().position(), position);
+        assert_eq!(parsed.request().position().previous, [8; 32]);
+    }
+
+    #[test]
     fn nonces_differ_between_requests() {
         let mut rng = ChaCha20Rng::from_seed([2; 32]);
         let who = Identity::generate(&mut rng);
-        let a = SignedRequest::sign(target(), who.signing_key(), 5, &mut rng).unwrap();
-        let b = SignedRequest::sign(target(), who.signing_key(), 5, &mut rng).unwrap();
+        let a = SignedRequest::sign(
+            target(),
+            ChainPosition::FIRST,
+            who.signing_key(),
+            5,
+            &mut rng,
+        )
+        .unwrap();
+        let b = SignedRequest::sign(
+            target(),
+            ChainPosition::FIRST,
+            who.signing_key(),
+            5,
+            &mut rng,
+        )
+        .unwrap();
         assert_ne!(a.request().nonce(), b.request().nonce());
     }
 }

@@ -51,6 +51,7 @@ pub fn init_admin(data_dir: &Path, bundle_file: &Path) -> Result<Fingerprint, In
         subject: Some(bundle.digest().0),
         // No request: the self-signed bundle is the evidence.
         request: bundle.as_bytes().to_vec(),
+        chain: None,
         receipt: None,
     };
     match state

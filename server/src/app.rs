@@ -208,6 +208,7 @@ pub fn router(state: AppState) -> Router {
             get(routes::documents::download),
         )
         .route("/v1/log/checkpoint", get(routes::log::checkpoint))
+        .route("/v1/log/head", get(routes::log::head))
         .route("/v1/log/entries", get(routes::log::entries))
         .route("/v1/log/bundle", get(routes::log::bundle))
         .route("/v1/log/inclusion", get(routes::log::inclusion))

@@ -29,7 +29,9 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 use lexvault_core::api;
 use lexvault_core::keys::SigningPublicKey;
-use lexvault_core::request::{BodyDigest, RequestTarget, SIGNATURE_HEADER, SignedRequest};
+use lexvault_core::request::{
+    BodyDigest, ChainPosition, RequestTarget, SIGNATURE_HEADER, SignedRequest,
+};
 use minicbor::{Decode, Encode};
 
 use crate::app::AppState;
@@ -43,6 +45,8 @@ pub struct Caller {
     pub key: SigningPublicKey,
     /// The exact signed request record: the evidence kept with the event.
     pub evidence: Vec<u8>,
+    /// Where the request stands in the caller's own history.
+    pub position: ChainPosition,
     /// Where the store reports the call's log entry, for its receipt.
     pub receipt: Option<ReceiptSlot>,
 }
@@ -82,6 +86,7 @@ pub async fn authenticate(
     Ok(Caller {
         key: *signed.signer(),
         evidence: signed.as_bytes().to_vec(),
+        position: signed.request().position(),
         receipt: parts.extensions.get::<ReceiptSlot>().cloned(),
     })
 }

@@ -105,6 +105,11 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::AlreadyExists => Self::conflict("already-exists", "that already exists"),
             StoreError::Conflict(why) => Self::conflict("conflict", why),
+            StoreError::OutOfSequence => Self::conflict(
+                api::OUT_OF_SEQUENCE,
+                "this request does not follow your latest log entry (another device or \
+                 program of yours went first); fetch your latest entry and sign again",
+            ),
             StoreError::Database(detail) => Self::internal(&detail),
         }
     }

@@ -73,9 +73,10 @@ impl TransparencyLog {
             .map_err(|e| e.to_string())
     }
 
-    /// The receipt for an appended entry, as the header value.
-    pub fn receipt(&self, appended: &Appended) -> Result<HeaderValue, String> {
-        let receipt = Receipt {
+    /// The receipt for an appended entry: the entry, a checkpoint signed
+    /// for the tree it was proven in, and the proof.
+    pub fn receipt(&self, appended: &Appended) -> Result<Receipt, String> {
+        Ok(Receipt {
             index: appended.index,
             entry: appended.entry.clone().into(),
             checkpoint: self
@@ -83,7 +84,12 @@ impl TransparencyLog {
                 .into_bytes()
                 .into(),
             proof: appended.proof.iter().map(|h| (*h).into()).collect(),
-        };
+        })
+    }
+
+    /// [`Self::receipt`] as the `lexvault-receipt` header value.
+    pub fn receipt_header(&self, appended: &Appended) -> Result<HeaderValue, String> {
+        let receipt = self.receipt(appended)?;
         HeaderValue::try_from(URL_SAFE_NO_PAD.encode(api::encode(&receipt)))
             .map_err(|e| e.to_string())
     }
@@ -104,7 +110,7 @@ pub async fn attach_receipt(
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .take();
     if let Some(appended) = appended {
-        match state.log.receipt(&appended) {
+        match state.log.receipt_header(&appended) {
             Ok(value) => {
                 response.headers_mut().insert(api::RECEIPT_HEADER, value);
             }

@@ -42,13 +42,19 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use lexvault_client::client::{Client, now, os_rng};
 use lexvault_client::vault::{Vault, hex_id};
+use lexvault_core::api::{self, Receipt};
+use lexvault_core::grant::{Rights, Scope, Validity};
 use lexvault_core::key_bundle::KeyBundle;
-use lexvault_core::keys::{Identity, SigningSecretKey};
+use lexvault_core::keys::Identity;
+use lexvault_core::log_entry::LogEntry;
 use lexvault_core::manifest::DocumentId;
+use lexvault_core::matter::MatterId;
 use lexvault_core::membership::Role;
-use lexvault_core::request::{BodyDigest, SIGNATURE_HEADER};
+use lexvault_core::request::{BodyDigest, ChainPosition, SIGNATURE_HEADER};
 
 const MIB: f64 = 1024.0 * 1024.0;
 const NGINX: &str = "/usr/sbin/nginx";
@@ -131,14 +137,13 @@ fn main() {
     // Phase 2: the large download, raw signed GET to a sink; nginx
     // alternates with lexvault so that neither enjoys a warmer machine.
     let nginx = Nginx::start(data.path());
-    let key = attorney.identity().signing_key();
     let mut lexvault_runs = Vec::new();
     let mut nginx_runs = Vec::new();
     for _ in 0..runs {
         lexvault_runs.push(timed_get(
             &server.addr,
             &large_path,
-            Some(key),
+            Some(&attorney),
             ciphertext_len,
         ));
         if let Some(nginx) = &nginx {
@@ -202,11 +207,18 @@ fn main() {
         "large download MiB/s".to_owned(),
         nginx_large.map(|n| lexvault_large / n),
     ));
+    // One reader per connection: each download is the next request in its
+    // reader's own chain, so one person's requests go one after another.
+    let readers = server.readers(
+        &attorney,
+        matter.id(),
+        CONCURRENCY.into_iter().max().unwrap_or(1),
+    );
     for clients in CONCURRENCY {
         let lexvault = hammer(
             &server.addr,
             &payload_path(&small),
-            Some(&attorney),
+            &readers[..clients],
             small_len,
             clients,
             Duration::from_secs(secs),
@@ -216,7 +228,7 @@ fn main() {
             let result = hammer(
                 &nginx.addr,
                 &nginx.path_of(&small_blob),
-                None,
+                &[],
                 small_len,
                 clients,
                 Duration::from_secs(secs),
@@ -372,6 +384,30 @@ impl LexvaultServer {
         let bundle = attorney.register("Bench Attorney").expect("register");
         admin.certify(&bundle, Role::Attorney).expect("certify");
         attorney
+    }
+
+    /// `n` registered people, each granted view and download of
+    /// `matter` by `attorney`.
+    fn readers(&self, attorney: &Vault, matter: &MatterId, n: usize) -> Vec<Arc<Vault>> {
+        (0..n)
+            .map(|i| {
+                let reader = Vault::new(
+                    Client::new(&self.url).expect("server address"),
+                    Identity::generate(&mut os_rng()),
+                );
+                reader.register(&format!("Reader {i}")).expect("register");
+                attorney
+                    .grant(
+                        matter,
+                        Scope::Matter,
+                        &reader.identity().public(),
+                        Rights::VIEW | Rights::DOWNLOAD,
+                        Validity::new(0, None).expect("an open validity"),
+                    )
+                    .expect("grant");
+                Arc::new(reader)
+            })
+            .collect()
     }
 
     fn peak_rss_kib(&self) -> u64 {
@@ -537,25 +573,47 @@ struct HttpConnection {
     addr: String,
     reader: Option<BufReader<TcpStream>>,
     buffer: Vec<u8>,
+    /// Who signs, and where their next recorded request goes.
+    signer: Option<(Arc<Vault>, ChainPosition)>,
 }
 
 impl HttpConnection {
-    fn new(addr: &str) -> Self {
+    /// A connection whose requests `signer` signs, if given.
+    fn new(addr: &str, signer: Option<Arc<Vault>>) -> Self {
+        let signer = signer.map(|vault| {
+            let client = vault.client();
+            let key = vault.identity().signing_key();
+            let position = client
+                .held_position(&key.public_key())
+                .map_or_else(|| client.sync_chain(key), Ok)
+                .expect("the reader's chain head");
+            (vault, position)
+        });
         Self {
             addr: addr.to_owned(),
             reader: None,
             buffer: vec![0; READ_BUFFER],
+            signer,
         }
     }
 
-    /// `GET path`, signed by `key` when given; reads the body to a sink and
-    /// checks its length.
-    fn get(&mut self, path: &str, key: Option<&SigningSecretKey>, expected_len: u64) {
+    /// `GET path`, signed by the connection's signer if it has one; reads
+    /// the body to a sink and checks its length, and follows the signer's
+    /// chain past the receipt's entry, as a client does.
+    fn get(&mut self, path: &str, expected_len: u64) {
         let mut request = format!("GET {path} HTTP/1.1\r\nhost: {}\r\n", self.addr);
-        if let Some(key) = key {
-            let signature =
-                Client::sign("GET", path, BodyDigest::empty(), key).expect("sign request");
-            write!(request, "{SIGNATURE_HEADER}: {signature}\r\n").expect("format");
+        let mut sent = None;
+        if let Some((vault, position)) = &self.signer {
+            let signed = Client::sign_request(
+                "GET",
+                path,
+                BodyDigest::empty(),
+                *position,
+                vault.identity().signing_key(),
+            )
+            .expect("sign request");
+            write!(request, "{SIGNATURE_HEADER}: {}\r\n", signed.header_value()).expect("format");
+            sent = Some(signed);
         }
         request.push_str("\r\n");
         let reader = match &mut self.reader {
@@ -589,7 +647,19 @@ impl HttpConnection {
                 break;
             }
             let (name, value) = header.split_once(':').expect("header");
-            if name.eq_ignore_ascii_case("content-length") {
+            if name.eq_ignore_ascii_case(api::RECEIPT_HEADER)
+                && let (Some(sent), Some((vault, position))) = (&sent, &mut self.signer)
+            {
+                let receipt: Receipt = URL_SAFE_NO_PAD
+                    .decode(value.trim())
+                    .ok()
+                    .and_then(|bytes| api::decode(&bytes).ok())
+                    .expect("a receipt");
+                let entry = LogEntry::from_bytes(&receipt.entry).expect("a log entry");
+                *position = sent.request().position().next(entry.leaf_hash());
+                // The vault's own calls continue from here.
+                vault.client().hold_position(sent.signer(), *position);
+            } else if name.eq_ignore_ascii_case("content-length") {
                 len = Some(value.trim().parse::<u64>().expect("content-length"));
             } else if name.eq_ignore_ascii_case("connection") {
                 close = value.trim().eq_ignore_ascii_case("close");
@@ -616,15 +686,10 @@ impl HttpConnection {
     }
 }
 
-fn timed_get(
-    addr: &str,
-    path: &str,
-    key: Option<&SigningSecretKey>,
-    expected_len: u64,
-) -> Duration {
-    let mut connection = HttpConnection::new(addr);
+fn timed_get(addr: &str, path: &str, signer: Option<&Arc<Vault>>, expected_len: u64) -> Duration {
+    let mut connection = HttpConnection::new(addr, signer.cloned());
     let started = Instant::now();
-    connection.get(path, key, expected_len);
+    connection.get(path, expected_len);
     started.elapsed()
 }
 
@@ -653,20 +718,17 @@ impl LoadResult {
 fn hammer(
     addr: &str,
     path: &str,
-    signer: Option<&Arc<Vault>>,
+    signers: &[Arc<Vault>],
     expected_len: u64,
     clients: usize,
     duration: Duration,
 ) -> LoadResult {
-    // One warm-up request per connection, outside the clock.
+    // One warm-up request per connection, outside the clock. Each
+    // connection has a signer of its own (none for nginx).
     let mut connections: Vec<HttpConnection> = (0..clients)
-        .map(|_| {
-            let mut c = HttpConnection::new(addr);
-            c.get(
-                path,
-                signer.map(|v| v.identity().signing_key()),
-                expected_len,
-            );
+        .map(|i| {
+            let mut c = HttpConnection::new(addr, signers.get(i).cloned());
+            c.get(path, expected_len);
             c
         })
         .collect();
@@ -676,7 +738,6 @@ fn hammer(
         .drain(..)
         .map(|mut connection| {
             let path = path.to_owned();
-            let signer = signer.cloned();
             std::thread::spawn(move || {
                 let mut latencies = Vec::new();
                 loop {
@@ -684,8 +745,7 @@ fn hammer(
                     if sent >= deadline {
                         break;
                     }
-                    let key = signer.as_ref().map(|v| v.identity().signing_key());
-                    connection.get(&path, key, expected_len);
+                    connection.get(&path, expected_len);
                     let took = u32::try_from(sent.elapsed().as_micros()).unwrap_or(u32::MAX);
                     latencies.push(took);
                 }

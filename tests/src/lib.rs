@@ -10,6 +10,27 @@
 pub mod cli;
 pub mod hand_upload;
 
+/// The signature header value for a request built by hand to the server at
+/// `addr`: `method` on `target` (path and query) over `body`, signed by
+/// `key` at the position its next recorded request takes, as a fresh client
+/// learns it from the server.
+///
+/// # Panics
+/// If the server cannot be asked or the request cannot be signed.
+#[must_use]
+#[allow(clippy::expect_used)]
+pub fn sign_by_hand(
+    addr: SocketAddr,
+    key: &SigningSecretKey,
+    method: &str,
+    target: &str,
+    body: &[u8],
+) -> String {
+    let client = Client::new(&format!("http://{addr}")).expect("loopback address");
+    let position = client.sync_chain(key).expect("the signer's chain head");
+    Client::sign(method, target, BodyDigest::of(body), position, key).expect("sign")
+}
+
 /// The sorted file names in `dir` (blobs, staged files).
 ///
 /// # Panics
@@ -50,8 +71,9 @@ use std::path::{Path, PathBuf};
 use lexvault_client::client::{Client, os_rng};
 use lexvault_client::vault::Vault;
 use lexvault_core::key_bundle::KeyBundle;
-use lexvault_core::keys::Identity;
+use lexvault_core::keys::{Identity, SigningSecretKey};
 use lexvault_core::membership::Role;
+use lexvault_core::request::BodyDigest;
 use lexvault_server::app::{self, AppState, Limits};
 use tempfile::TempDir;
 use tokio::sync::oneshot;

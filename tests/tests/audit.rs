@@ -212,6 +212,7 @@ fn an_honest_history_verifies_and_tampering_is_named() {
     let other = SigningSecretKey::generate(&mut os_rng());
     let fake = SignedRequest::sign(
         request.request().target().clone(),
+        request.request().position(),
         &other,
         now(),
         &mut os_rng(),
@@ -235,6 +236,7 @@ fn an_honest_history_verifies_and_tampering_is_named() {
     let mut e = LogEntry::from_bytes(&bundle.entries[download]).unwrap();
     let fake = SignedRequest::sign(
         request.request().target().clone(),
+        request.request().position(),
         story.relative.identity().signing_key(),
         now(),
         &mut os_rng(),

@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use lexvault_client::client::{Client, now, os_rng};
+use lexvault_client::client::{now, os_rng};
 use lexvault_client::vault::{Vault, decrypt_payload, hex_id};
 use lexvault_core::api::{self, CreateMatter, ErrorBody, UploadEnvelope};
 use lexvault_core::domain::SignatureContext;
@@ -28,10 +28,12 @@ use lexvault_core::keys::SigningSecretKey;
 use lexvault_core::manifest::DocumentId;
 use lexvault_core::matter::{Matter, MatterId, VerifiedMatter};
 use lexvault_core::membership::Role;
-use lexvault_core::request::{BodyDigest, RequestTarget, SIGNATURE_HEADER, SignedRequest};
+use lexvault_core::request::{
+    BodyDigest, ChainPosition, RequestTarget, SIGNATURE_HEADER, SignedRequest,
+};
 use lexvault_server::app::Limits;
 use lexvault_tests::hand_upload::HandUpload;
-use lexvault_tests::{Firm, TestServer, file_names};
+use lexvault_tests::{Firm, TestServer, file_names, sign_by_hand};
 
 // ---------------------------------------------------------------------------
 // Raw HTTP/1.1.
@@ -141,8 +143,14 @@ fn request(
 }
 
 /// The signature header for `method path[?query]` over `body`, now.
-fn sign(key: &SigningSecretKey, method: &str, target: &str, body: &[u8]) -> String {
-    Client::sign(method, target, BodyDigest::of(body), key).unwrap()
+fn sign(
+    addr: SocketAddr,
+    key: &SigningSecretKey,
+    method: &str,
+    target: &str,
+    body: &[u8],
+) -> String {
+    sign_by_hand(addr, key, method, target, body)
 }
 
 fn sign_at(key: &SigningSecretKey, method: &str, path: &str, body: &[u8], at: u64) -> String {
@@ -152,7 +160,7 @@ fn sign_at(key: &SigningSecretKey, method: &str, path: &str, body: &[u8], at: u6
         query: String::new(),
         body_digest: BodyDigest::of(body),
     };
-    SignedRequest::sign(target, key, at, &mut os_rng())
+    SignedRequest::sign(target, ChainPosition::FIRST, key, at, &mut os_rng())
         .unwrap()
         .header_value()
 }
@@ -229,7 +237,7 @@ fn upload_request(
     body: &[u8],
     content_length: Option<u64>,
 ) -> Vec<u8> {
-    let signature = sign(key, "POST", path, envelope);
+    let signature = sign(addr, key, "POST", path, envelope);
     let mut out = format!(
         "POST {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{SIGNATURE_HEADER}: \
          {signature}\r\nContent-Type: {}\r\nContent-Length: {}\r\n\r\n",
@@ -291,6 +299,7 @@ fn every_authentication_failure_is_the_same_401_and_stores_nothing() {
     // Mallory's valid signature, relabelled as the attorney's.
     let mut forged = URL_SAFE_NO_PAD
         .decode(sign(
+            addr,
             mallory.identity().signing_key(),
             "POST",
             "/v1/matters",
@@ -302,12 +311,12 @@ fn every_authentication_failure_is_the_same_401_and_stores_nothing() {
     let forged = URL_SAFE_NO_PAD.encode(&forged);
     // A valid signature with one bit of the record flipped.
     let mut flipped = URL_SAFE_NO_PAD
-        .decode(sign(key, "POST", "/v1/matters", &body))
+        .decode(sign(addr, key, "POST", "/v1/matters", &body))
         .unwrap();
     let last = flipped.len() - 1;
     flipped[last] ^= 1;
     let flipped = URL_SAFE_NO_PAD.encode(&flipped);
-    let good = sign(key, "POST", "/v1/matters", &body);
+    let good = sign(addr, key, "POST", "/v1/matters", &body);
 
     let cases: Vec<(&str, Vec<u8>)> = vec![
         ("no signature", post(None, "/v1/matters")),
@@ -334,25 +343,28 @@ fn every_authentication_failure_is_the_same_401_and_stores_nothing() {
         (
             "over another body",
             post(
-                Some(&sign(key, "POST", "/v1/matters", b"another body")),
+                Some(&sign(addr, key, "POST", "/v1/matters", b"another body")),
                 "/v1/matters",
             ),
         ),
         (
             "over another method",
-            post(Some(&sign(key, "PUT", "/v1/matters", &body)), "/v1/matters"),
+            post(
+                Some(&sign(addr, key, "PUT", "/v1/matters", &body)),
+                "/v1/matters",
+            ),
         ),
         (
             "over another path",
             post(
-                Some(&sign(key, "POST", "/v1/identities", &body)),
+                Some(&sign(addr, key, "POST", "/v1/identities", &body)),
                 "/v1/matters",
             ),
         ),
         (
             "over a query not sent",
             post(
-                Some(&sign(key, "POST", "/v1/matters?as=admin", &body)),
+                Some(&sign(addr, key, "POST", "/v1/matters?as=admin", &body)),
                 "/v1/matters",
             ),
         ),
@@ -432,7 +444,7 @@ fn a_replay_after_a_restart_is_refused() {
     let key = attorney.identity().signing_key();
     let matter = Matter::create(&mut os_rng(), key, now());
     let body = create_matter_body(&matter);
-    let signature = sign(key, "POST", "/v1/matters", &body);
+    let signature = sign(firm.server.addr, key, "POST", "/v1/matters", &body);
     let post = |addr: SocketAddr| {
         request(
             addr,
@@ -465,7 +477,7 @@ fn a_replay_after_a_restart_is_refused() {
             ("Content-Type", api::CBOR),
             (
                 SIGNATURE_HEADER,
-                &sign(key, "POST", "/v1/matters", &other_body),
+                &sign(restarted.addr, key, "POST", "/v1/matters", &other_body),
             ),
         ],
         &other_body,
@@ -493,7 +505,7 @@ fn malformed_messages_are_refused_and_store_nothing() {
     assert_eq!(canonical, [&[0xa1, 0x00][..], &record].concat());
 
     let signed_post = |content_type: Option<&str>, body: &[u8]| {
-        let signature = sign(key, "POST", "/v1/matters", body);
+        let signature = sign(addr, key, "POST", "/v1/matters", body);
         let mut headers = vec![(SIGNATURE_HEADER, signature.as_str())];
         if let Some(t) = content_type {
             headers.push(("Content-Type", t));
@@ -595,7 +607,7 @@ fn malformed_messages_are_refused_and_store_nothing() {
     }
 
     // A read with a body: refused, though signed over that body.
-    let signature = sign(key, "GET", "/v1/matters", b"x");
+    let signature = sign(addr, key, "GET", "/v1/matters", b"x");
     let reply = exchange(
         addr,
         request(
@@ -644,7 +656,7 @@ fn odd_ids_are_malformed_and_unknown_routes_not_found() {
             format!("/v1/matters/{id}/grants"),
             format!("/v1/documents/{id}/versions/1/payload"),
         ] {
-            let signature = sign(key, "GET", &path, b"");
+            let signature = sign(addr, key, "GET", &path, b"");
             let reply = exchange(
                 addr,
                 request(addr, "GET", &path, &[(SIGNATURE_HEADER, &signature)], b""),
@@ -661,7 +673,7 @@ fn odd_ids_are_malformed_and_unknown_routes_not_found() {
     }
     // The well-formed id of a matter that is there, as a control.
     let path = format!("/v1/matters/{real}/grants");
-    let signature = sign(key, "GET", &path, b"");
+    let signature = sign(addr, key, "GET", &path, b"");
     let reply = exchange(
         addr,
         request(addr, "GET", &path, &[(SIGNATURE_HEADER, &signature)], b""),
@@ -687,7 +699,7 @@ fn odd_ids_are_malformed_and_unknown_routes_not_found() {
         "/v1/matters/",
     ] {
         for signed in [false, true] {
-            let signature = sign(key, "GET", path, b"");
+            let signature = sign(addr, key, "GET", path, b"");
             let headers: Vec<(&str, &str)> = if signed {
                 vec![(SIGNATURE_HEADER, &signature)]
             } else {
@@ -1040,7 +1052,7 @@ fn percent_encoded_ids_are_malformed() {
     let one_encoded = format!("{}%{:02x}", &real[..31], real.as_bytes()[31]);
     for id in [encoded, one_encoded, "%ff".repeat(16)] {
         let path = format!("/v1/matters/{id}/grants");
-        let signature = sign(key, "GET", &path, b"");
+        let signature = sign(addr, key, "GET", &path, b"");
         let reply = exchange(
             addr,
             request(addr, "GET", &path, &[(SIGNATURE_HEADER, &signature)], b""),
@@ -1071,7 +1083,7 @@ fn a_wrong_method_is_answered_with_an_error_body() {
             format!("/v1/matters/{}/grants", hex_id(matter.id().as_bytes())),
         ),
     ] {
-        let signature = sign(key, method, &path, b"");
+        let signature = sign(addr, key, method, &path, b"");
         let reply = exchange(
             addr,
             request(addr, method, &path, &[(SIGNATURE_HEADER, &signature)], b""),

@@ -27,7 +27,7 @@ use lexvault_core::log_entry::LogEntry;
 use lexvault_core::matter::MatterId;
 use lexvault_core::membership::Role;
 use lexvault_core::merkle::{self, Hash};
-use lexvault_core::request::SignedRequest;
+use lexvault_core::request::{ChainPosition, SignedRequest};
 use lexvault_server::app::{AppState, Limits};
 use lexvault_tests::{Firm, TestServer};
 use rusqlite::{Connection, params};
@@ -557,16 +557,23 @@ fn forged_appended_leaves_are_consistent_but_fail_the_audit() {
     let mut intruder = original.clone();
     intruder.index = n;
     intruder.actor = stranger.public_key().to_bytes().into();
-    intruder.evidence = SignedRequest::sign(target.clone(), &stranger, now(), &mut os_rng())
-        .unwrap()
-        .as_bytes()
-        .to_vec()
-        .into();
+    intruder.evidence = SignedRequest::sign(
+        target.clone(),
+        ChainPosition::FIRST,
+        &stranger,
+        now(),
+        &mut os_rng(),
+    )
+    .unwrap()
+    .as_bytes()
+    .to_vec()
+    .into();
     // The client's download again, its evidence signed by someone else.
     let mut impostor = original.clone();
     impostor.index = n + 1;
     impostor.evidence = SignedRequest::sign(
         target,
+        ChainPosition::FIRST,
         &SigningSecretKey::generate(&mut os_rng()),
         now(),
         &mut os_rng(),

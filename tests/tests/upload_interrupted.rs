@@ -10,13 +10,12 @@ use std::io::{Cursor, Read as _, Write as _};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
-use lexvault_client::client::Client;
 use lexvault_client::vault::{Vault, decrypt_payload, hex_id};
 use lexvault_core::api::{self, ErrorBody};
 use lexvault_core::keys::{EncryptionSecretKey, Identity, SigningSecretKey};
 use lexvault_core::manifest::DocumentId;
 use lexvault_core::membership::Role;
-use lexvault_core::request::{BodyDigest, SIGNATURE_HEADER};
+use lexvault_core::request::SIGNATURE_HEADER;
 use lexvault_server::app::Limits;
 use lexvault_tests::hand_upload::HandUpload;
 use lexvault_tests::{Firm, TestServer, file_names};
@@ -38,7 +37,7 @@ fn eventually(mut done: impl FnMut() -> bool) -> bool {
 
 /// The request head and the body up to the payload, signed by `key`.
 fn head_and_envelope(u: &HandUpload, key: &SigningSecretKey, addr: SocketAddr) -> Vec<u8> {
-    let signature = Client::sign("POST", &u.path, BodyDigest::of(&u.envelope), key).expect("sign");
+    let signature = lexvault_tests::sign_by_hand(addr, key, "POST", &u.path, &u.envelope);
     let total = u.body().len();
     let mut out = format!(
         "POST {} HTTP/1.1\r\nHost: {addr}\r\n{SIGNATURE_HEADER}: {signature}\r\n\

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use lexvault_core::api::{LogBundle, LogCheckpoint, LogEntries, LogProof};
+use lexvault_core::api::{ActorHead, LogBundle, LogCheckpoint, LogEntries, LogProof};
 use lexvault_core::key_bundle::verify_key_bundle;
 use lexvault_core::log_entry::LogEntry;
 
@@ -14,6 +14,7 @@ use super::cbor;
 use crate::app::AppState;
 use crate::auth::SignedEmpty;
 use crate::error::ApiError;
+use crate::store::{Appended, StoreError};
 
 /// Most entries one call returns.
 pub const MAX_ENTRIES: u64 = 1000;
@@ -55,6 +56,42 @@ pub async fn checkpoint(
             verifier_key: state.log.verifier_key(),
         },
     ))
+}
+
+/// `GET /v1/log/head`: the caller's newest chained entry, with its
+/// inclusion proof in a freshly signed checkpoint, so a device that has not
+/// followed the caller's history can sign its next request (spec:
+/// `spec/log.md` §Actor chains).
+pub async fn head(
+    State(state): State<AppState>,
+    SignedEmpty(caller): SignedEmpty,
+) -> Result<Response, ApiError> {
+    let actor = caller.key_bytes();
+    let last = state
+        .store(move |s| {
+            let Some(head) = s.actor_head(&actor)? else {
+                return Ok(None);
+            };
+            let (size, root) = s.log_head()?;
+            let entry = s
+                .log_entries(head.index, head.index + 1)?
+                .pop()
+                .ok_or(StoreError::Database("an actor's head has no leaf".into()))?;
+            let proof = s.log_inclusion_proof(head.index, size)?;
+            Ok(Some(Appended {
+                index: head.index,
+                entry,
+                size,
+                root,
+                proof,
+            }))
+        })
+        .await?;
+    let last = last
+        .map(|appended| state.log.receipt(&appended))
+        .transpose()
+        .map_err(|e| ApiError::internal(&e))?;
+    Ok(cbor(StatusCode::OK, &ActorHead { last }))
 }
 
 /// The entries `start..end` for the administrator (entries name who did

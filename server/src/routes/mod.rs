@@ -68,6 +68,7 @@ pub fn event(kind: EventKind, caller: &Caller, at: u64) -> NewEvent {
         version: None,
         subject: None,
         request: caller.evidence.clone(),
+        chain: Some(caller.position),
         receipt: caller.receipt.clone(),
     }
 }

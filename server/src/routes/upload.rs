@@ -31,7 +31,7 @@ use crate::access::MatterAccess;
 use crate::app::AppState;
 use crate::auth::{authenticate, require_content_type};
 use crate::error::ApiError;
-use crate::store::{EventKind, NewGrant, NewVersion, StanzaRow};
+use crate::store::{ActorHead, EventKind, NewGrant, NewVersion, StanzaRow, StoreError};
 
 /// Most wrapped keys or grants one upload may carry.
 const MAX_PARTIES: usize = 1024;
@@ -133,6 +133,14 @@ pub async fn upload(
         ));
     }
     let grants = check_grants(&access, &envelope, &manifest, &stanzas, now)?;
+    // The store checks the chain position when it records the upload; a
+    // request that cannot follow the caller's head is refused now, before
+    // the payload is read.
+    let actor = caller.key_bytes();
+    let head = state.store(move |s| s.actor_head(&actor)).await?;
+    if ActorHead::next_position(head.as_ref()) != caller.position {
+        return Err(StoreError::OutOfSequence.into());
+    }
 
     // The payload: hashed and counted as it streams into a staged blob.
     let expected_len = terms.terms().payload_len;

@@ -32,6 +32,7 @@ use std::pin::Pin;
 use bytes::Bytes;
 use futures_util::Stream;
 use futures_util::future::BoxFuture;
+use lexvault_core::request::ChainPosition;
 
 /// Why a storage operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +44,10 @@ pub enum StoreError {
     /// next one, the matter does not exist, …); the message says which.
     #[error("{0}")]
     Conflict(&'static str),
+    /// The request's chain position is not the next one in its actor's
+    /// history (another device or process of the same actor went first).
+    #[error("out of sequence")]
+    OutOfSequence,
     /// The database failed.
     #[error("database: {0}")]
     Database(String),
@@ -91,6 +96,10 @@ pub struct NewEvent {
     pub subject: Option<DigestBytes>,
     /// The exact signed request bytes.
     pub request: Vec<u8>,
+    /// The request's position in its actor's chain, which the store checks
+    /// against the actor's last entry; `None` for the init step, whose
+    /// evidence is not a request.
+    pub chain: Option<ChainPosition>,
     /// Where the store puts the event's log position once committed, for
     /// the call's receipt.
     pub receipt: Option<ReceiptSlot>,
@@ -314,12 +323,38 @@ pub trait DocumentStore: Send + Sync + 'static {
 pub trait EventLog: Send + Sync + 'static {
     /// Appends an event that changes no other state (a view, a download).
     fn record(&self, event: NewEvent) -> StoreResult<u64>;
+    /// The head of `actor`'s chain: the first entry of its last recorded
+    /// request; `None` before its first.
+    fn actor_head(&self, actor: &KeyBytes) -> StoreResult<Option<ActorHead>>;
     /// The signed requests (evidence) of the events recorded at or after
     /// `since`: what the replay cache is seeded with at start.
     fn requests_since(&self, since: u64) -> StoreResult<Vec<Vec<u8>>>;
     /// A matter's events as their log entries' canonical bytes, oldest
     /// first: the view is served from the log itself.
     fn events_for_matter(&self, matter: &IdBytes) -> StoreResult<Vec<Vec<u8>>>;
+}
+
+/// The head of an actor's chain (spec: `spec/log.md` §Actor chains).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ActorHead {
+    /// The sequence number of the actor's last recorded request.
+    pub sequence: u64,
+    /// The leaf index of that request's first entry.
+    pub index: u64,
+    /// That entry's leaf hash.
+    pub leaf_hash: [u8; 32],
+}
+
+impl ActorHead {
+    /// The position the actor's next recorded request must carry, after
+    /// `head` (`None`: the actor has none yet).
+    #[must_use]
+    pub fn next_position(head: Option<&Self>) -> ChainPosition {
+        head.map_or(ChainPosition::FIRST, |h| ChainPosition {
+            sequence: h.sequence.saturating_add(1),
+            previous: h.leaf_hash,
+        })
+    }
 }
 
 /// Everything the server stores besides blobs.

@@ -259,6 +259,7 @@ mod tests {
             version: None,
             subject: None,
             request: vec![0],
+            chain: None,
             receipt: None,
         }
     }

@@ -163,6 +163,7 @@ mod tests {
             version: None,
             subject: None,
             request: vec![n],
+            chain: None,
             receipt: None,
         }
     }

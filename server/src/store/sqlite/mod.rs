@@ -20,11 +20,12 @@ use rusqlite::{Connection, OptionalExtension as _, Transaction, TransactionBehav
 
 use lexvault_core::log_entry::{LOG_ENTRY_VERSION, LogEntry};
 use lexvault_core::merkle::{self, CompactTree};
+use lexvault_core::request::ChainPosition;
 
 use super::{
-    Appended, BlobName, DigestBytes, DocumentRow, DocumentStore, EventKind, EventLog, GrantRow,
-    IdBytes, IdentityRow, IdentityStore, KeyBytes, MatterStore, NewEvent, NewGrant, NewVersion,
-    ReceiptSlot, StanzaRow, StoreError, StoreResult, VersionRow,
+    ActorHead, Appended, BlobName, DigestBytes, DocumentRow, DocumentStore, EventKind, EventLog,
+    GrantRow, IdBytes, IdentityRow, IdentityStore, KeyBytes, MatterStore, NewEvent, NewGrant,
+    NewVersion, ReceiptSlot, StanzaRow, StoreError, StoreResult, VersionRow,
 };
 
 /// The schema, one migration per entry (`server/migrations/`); entry `i`
@@ -35,6 +36,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/0002_links.sql"),
     include_str!("../../../migrations/0003_login.sql"),
     include_str!("../../../migrations/0004_log.sql"),
+    include_str!("../../../migrations/0005_actor_chains.sql"),
 ];
 
 /// How many reader connections to keep open.
@@ -216,8 +218,58 @@ fn catch_up(conn: &Connection, tree: &mut CompactTree) -> StoreResult<()> {
     Ok(())
 }
 
-/// Appends an event, and its log leaf, inside the caller's transaction.
+/// The actor's head (the first entry of its last recorded request) and
+/// that request's evidence.
+fn actor_head(conn: &Connection, actor: &KeyBytes) -> StoreResult<Option<(ActorHead, Vec<u8>)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT e.chain_seq, e.leaf, l.hash, e.request
+         FROM events e JOIN log_leaves l ON l.idx = e.leaf
+         WHERE e.actor = ?1 AND e.chain_seq IS NOT NULL
+         ORDER BY e.leaf DESC LIMIT 1",
+    )?;
+    Ok(stmt
+        .query_row([actor.as_slice()], |r| {
+            let head = ActorHead {
+                sequence: from_i64(r.get(0)?),
+                index: from_i64(r.get(1)?),
+                leaf_hash: fixed(r.get(2)?)?,
+            };
+            Ok((head, r.get(3)?))
+        })
+        .optional()?)
+}
+
+/// Whether a request at `position` with `evidence` may be recorded for an
+/// actor whose head is `head`: `Ok(true)` if it is the actor's next
+/// request, `Ok(false)` if it is the request that made the head (a further
+/// entry of the same request), and [`StoreError::OutOfSequence`] otherwise.
+fn follows_head(
+    head: Option<&(ActorHead, Vec<u8>)>,
+    position: ChainPosition,
+    evidence: &[u8],
+) -> StoreResult<bool> {
+    if head.is_some_and(|(_, head_evidence)| head_evidence.as_slice() == evidence) {
+        return Ok(false);
+    }
+    if position == ActorHead::next_position(head.map(|(h, _)| h)) {
+        Ok(true)
+    } else {
+        Err(StoreError::OutOfSequence)
+    }
+}
+
+/// Appends an event, and its log leaf, inside the caller's transaction,
+/// after checking the request's position in its actor's chain.
 pub(crate) fn append_event(tx: &WriteTx<'_>, e: &NewEvent) -> StoreResult<u64> {
+    let chain_seq = match e.chain {
+        Some(position) => {
+            let head = actor_head(&tx.tx, &e.actor)?;
+            follows_head(head.as_ref(), position, &e.request)?
+                .then(|| to_i64(position.sequence))
+                .transpose()?
+        }
+        None => None,
+    };
     let mut tree = tx.tree.borrow_mut();
     let index = tree.size();
     let entry = LogEntry {
@@ -269,8 +321,8 @@ pub(crate) fn append_event(tx: &WriteTx<'_>, e: &NewEvent) -> StoreResult<u64> {
     drop(tree);
     tx.execute(
         "INSERT INTO events
-         (at, kind, actor, matter_id, document_id, version, subject, request, leaf)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+         (at, kind, actor, matter_id, document_id, version, subject, request, leaf, chain_seq)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         params![
             to_i64(e.at)?,
             e.kind.name(),
@@ -281,6 +333,7 @@ pub(crate) fn append_event(tx: &WriteTx<'_>, e: &NewEvent) -> StoreResult<u64> {
             e.subject.as_ref().map(|s| s.as_slice()),
             e.request,
             to_i64(index)?,
+            chain_seq,
         ],
     )?;
     Ok(from_i64(tx.last_insert_rowid()))
@@ -681,6 +734,10 @@ impl DocumentStore for SqliteStore {
 impl EventLog for SqliteStore {
     fn record(&self, event: NewEvent) -> StoreResult<u64> {
         self.write(|tx| append_event(tx, &event))
+    }
+
+    fn actor_head(&self, actor: &KeyBytes) -> StoreResult<Option<ActorHead>> {
+        self.read(|c| Ok(actor_head(c, actor)?.map(|(head, _)| head)))
     }
 
     fn requests_since(&self, since: u64) -> StoreResult<Vec<Vec<u8>>> {
