@@ -6,18 +6,80 @@
 //! the server and every client apply one rule. Stored records were
 //! verified when they arrived; they are parsed (and their signatures
 //! checked) again here, so a row edited in the database grants nothing.
+//! What this process has verified once it remembers by the SHA-256 of the
+//! exact bytes ([`VerifiedRecords`]): a matter with many parties is not
+//! re-verified signature by signature on every request, and an edited row,
+//! whose bytes differ, is verified afresh.
 
 use lexvault_core::grant::{
     ChainError, Grant, Revocation, Rights, VerifiedGrant, parse_grant, parse_revocation,
     verify_grant_chain,
 };
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+
 use lexvault_core::keys::SigningPublicKey;
 use lexvault_core::manifest::DocumentId;
 use lexvault_core::matter::{MatterId, VerifiedMatter, verify_matter};
 use lexvault_core::signed::Signed;
+use sha2::{Digest as _, Sha256};
 
 use crate::app::AppState;
 use crate::error::ApiError;
+
+/// How many verified records of one type a process remembers; when full,
+/// it starts over (a bound on memory, not a policy).
+const REMEMBERED_RECORDS: usize = 16 * 1024;
+
+/// Records of one type whose signatures this process verified, by the
+/// SHA-256 of their exact bytes.
+#[derive(Debug)]
+struct Remembered<T> {
+    verified: Mutex<HashMap<[u8; 32], T>>,
+}
+
+impl<T> Default for Remembered<T> {
+    fn default() -> Self {
+        Self {
+            verified: Mutex::default(),
+        }
+    }
+}
+
+impl<T: Clone> Remembered<T> {
+    /// `bytes` verified by `verify`, or as verified before.
+    fn get_or_verify<E>(
+        &self,
+        bytes: &[u8],
+        verify: impl FnOnce(&[u8]) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let digest: [u8; 32] = Sha256::digest(bytes).into();
+        let known = self
+            .verified
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&digest)
+            .cloned();
+        if let Some(record) = known {
+            return Ok(record);
+        }
+        let record = verify(bytes)?;
+        let mut verified = self.verified.lock().unwrap_or_else(PoisonError::into_inner);
+        if verified.len() >= REMEMBERED_RECORDS {
+            verified.clear();
+        }
+        verified.insert(digest, record.clone());
+        Ok(record)
+    }
+}
+
+/// The matter records, grants and revocations this process has verified.
+#[derive(Debug, Default)]
+pub struct VerifiedRecords {
+    matters: Remembered<VerifiedMatter>,
+    grants: Remembered<Signed<Grant>>,
+    revocations: Remembered<Signed<Revocation>>,
+}
 
 /// A matter's records, verified.
 #[derive(Debug, Clone)]
@@ -56,15 +118,19 @@ impl MatterAccess {
         let Some((matter, grants, revocations, link_keys)) = raw else {
             return Ok(None);
         };
-        let matter = verify_matter(&matter).map_err(|e| ApiError::internal(&e))?;
+        let known = &state.verified;
+        let matter = known
+            .matters
+            .get_or_verify(&matter, verify_matter)
+            .map_err(|e| ApiError::internal(&e))?;
         let grants = grants
             .iter()
-            .map(|g| parse_grant(&g.record))
+            .map(|g| known.grants.get_or_verify(&g.record, parse_grant))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| ApiError::internal(&e))?;
         let revocations = revocations
             .iter()
-            .map(|r| parse_revocation(r))
+            .map(|r| known.revocations.get_or_verify(r, parse_revocation))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| ApiError::internal(&e))?;
         Ok(Some(Self {
@@ -196,5 +262,41 @@ impl MatterAccess {
             .filter(|g| digests.contains(&g.digest()))
             .map(|g| g.as_bytes().to_vec())
             .collect()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::cell::Cell;
+
+    use super::*;
+
+    #[test]
+    fn records_are_verified_once_per_exact_bytes() {
+        let remembered = Remembered::<usize>::default();
+        let calls = Cell::new(0);
+        let verify = |bytes: &[u8]| -> Result<usize, &'static str> {
+            calls.set(calls.get() + 1);
+            if bytes.starts_with(b"good") {
+                Ok(bytes.len())
+            } else {
+                Err("bad signature")
+            }
+        };
+        assert_eq!(remembered.get_or_verify(b"good grant", verify), Ok(10));
+        assert_eq!(remembered.get_or_verify(b"good grant", verify), Ok(10));
+        assert_eq!(calls.get(), 1, "the same bytes are not verified again");
+        // One byte changed: verified afresh, and a failure is not kept.
+        assert_eq!(remembered.get_or_verify(b"good grunt", verify), Ok(10));
+        assert_eq!(
+            remembered.get_or_verify(b"bad grant", verify),
+            Err("bad signature")
+        );
+        assert_eq!(
+            remembered.get_or_verify(b"bad grant", verify),
+            Err("bad signature")
+        );
+        assert_eq!(calls.get(), 4);
     }
 }

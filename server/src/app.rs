@@ -9,6 +9,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 
+use crate::access::VerifiedRecords;
 use crate::auth::ReplayCache;
 use crate::error::ApiError;
 use crate::log::TransparencyLog;
@@ -47,6 +48,8 @@ pub struct AppState {
     pub replay: Arc<ReplayCache>,
     /// The transparency log's key.
     pub log: Arc<TransparencyLog>,
+    /// Records whose signatures were verified in this process.
+    pub verified: Arc<VerifiedRecords>,
     /// Ciphertext payloads.
     pub blobs: Arc<dyn BlobStore>,
     /// Limits to enforce.
@@ -76,6 +79,7 @@ impl AppState {
             limits,
             replay: Arc::new(ReplayCache::default()),
             log,
+            verified: Arc::default(),
         };
         let now = state.now();
         let window = limits.request_window_secs;

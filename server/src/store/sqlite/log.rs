@@ -150,8 +150,12 @@ mod tests {
     use lexvault_core::log_entry::LogEntry;
     use lexvault_core::merkle;
 
+    use std::sync::Arc;
+
+    use lexvault_core::request::ChainPosition;
+
     use super::*;
-    use crate::store::{EventKind, EventLog, NewEvent};
+    use crate::store::{EventKind, EventLog, NewEvent, ReceiptSlot, StoreError};
 
     fn event(n: u8) -> NewEvent {
         NewEvent {
@@ -200,5 +204,78 @@ mod tests {
         assert_eq!(store.log_head().unwrap(), (45, merkle::root(&leaves)));
         assert!(store.log_inclusion_proof(45, 45).is_err());
         assert!(store.log_consistency_proof(0, 45).is_err());
+    }
+
+    /// Events queued while the writer is busy are appended as one group by
+    /// whichever caller takes the writer next; each caller still gets its
+    /// own answer and receipt, and a refused event leaves the others be.
+    #[test]
+    fn queued_events_commit_as_one_group_with_a_receipt_each() {
+        const CALLERS: u8 = 12;
+        const REFUSED: u8 = 5;
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(SqliteStore::open(&dir.path().join("log.sqlite3")).unwrap());
+        // The writer is busy: every caller queues.
+        let busy = super::lock(&store.writer);
+        let callers: Vec<_> = (0..CALLERS)
+            .map(|n| {
+                let store = Arc::clone(&store);
+                std::thread::spawn(move || {
+                    let slot = ReceiptSlot::default();
+                    let mut e = event(n);
+                    e.receipt = Some(slot.clone());
+                    if n == REFUSED {
+                        // Not this actor's first request: out of sequence.
+                        e.chain = Some(ChainPosition::FIRST.next([1; 32]));
+                    }
+                    let answer = store.record(e);
+                    let appended = slot.lock().unwrap().take();
+                    (n, answer, appended)
+                })
+            })
+            .collect();
+        while super::lock(&store.pending).len() < usize::from(CALLERS) {
+            std::thread::yield_now();
+        }
+        drop(busy);
+
+        let mut indices = Vec::new();
+        let mut leaves = Vec::new();
+        for caller in callers {
+            let (n, answer, appended) = caller.join().unwrap();
+            if n == REFUSED {
+                assert!(
+                    matches!(answer, Err(StoreError::OutOfSequence)),
+                    "{answer:?}"
+                );
+                assert_eq!(appended, None, "a refused event has no receipt");
+                continue;
+            }
+            answer.unwrap();
+            let appended = appended.expect("a receipt for every appended event");
+            let entry = LogEntry::from_bytes(&appended.entry).unwrap();
+            assert_eq!(entry.evidence.as_slice(), &[n], "each caller's own entry");
+            assert!(
+                merkle::verify_inclusion(
+                    appended.index,
+                    appended.size,
+                    &merkle::leaf_hash(&appended.entry),
+                    &appended.proof,
+                    &appended.root,
+                )
+                .is_ok()
+            );
+            indices.push(appended.index);
+            leaves.push((appended.index, merkle::leaf_hash(&appended.entry)));
+        }
+        indices.sort_unstable();
+        let expected: Vec<u64> = (0..u64::from(CALLERS) - 1).collect();
+        assert_eq!(indices, expected, "one leaf each, without a gap");
+        leaves.sort_unstable();
+        let hashes: Vec<_> = leaves.into_iter().map(|(_, h)| h).collect();
+        assert_eq!(
+            store.log_head().unwrap(),
+            (u64::from(CALLERS) - 1, merkle::root(&hashes))
+        );
     }
 }

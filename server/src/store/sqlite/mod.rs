@@ -3,7 +3,14 @@
 //! One writer connection serialises every change, each in an immediate
 //! transaction that also appends the change's event; readers use their own
 //! connections, so reads go on while a write commits. `synchronous = FULL`
-//! makes a commit durable before the server acknowledges it. The schema is
+//! makes a commit durable before the server acknowledges it.
+//!
+//! Events that change nothing else (views, downloads, link payloads) are
+//! the bulk of the writes, so they are committed in groups: each waits in a
+//! queue, and whichever caller takes the writer next appends every waiting
+//! event in one transaction (each under its own savepoint, so one refused
+//! event does not sink the others) with one durable commit, then hands
+//! each caller its own result and receipt. The schema is
 //! created and upgraded by the embedded [`MIGRATIONS`] at open, tracked by
 //! `PRAGMA user_version`.
 
@@ -14,7 +21,7 @@ mod login;
 use std::cell::RefCell;
 use std::ops::Deref;
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError, mpsc};
 
 use rusqlite::{Connection, OptionalExtension as _, Transaction, TransactionBehavior, params};
 
@@ -45,6 +52,8 @@ const READERS: usize = 4;
 /// The SQLite metadata store.
 pub struct SqliteStore {
     writer: Mutex<Writer>,
+    /// Events waiting for the next group commit ([`EventLog::record`]).
+    pending: Mutex<Vec<PendingAppend>>,
     readers: Mutex<Vec<Connection>>,
     path: std::path::PathBuf,
 }
@@ -78,6 +87,13 @@ struct Writer {
     tree: CompactTree,
 }
 
+/// An event waiting to be appended, and where its caller waits for the
+/// result.
+struct PendingAppend {
+    event: NewEvent,
+    reply: mpsc::SyncSender<StoreResult<u64>>,
+}
+
 /// A write transaction: the rusqlite transaction, and the log leaves its
 /// events append (made visible in the tree only if it commits).
 pub(crate) struct WriteTx<'c> {
@@ -105,6 +121,7 @@ impl SqliteStore {
         let tree = load_tree(&conn)?;
         Ok(Self {
             writer: Mutex::new(Writer { conn, tree }),
+            pending: Mutex::new(Vec::new()),
             readers: Mutex::new(Vec::new()),
             path: path.to_owned(),
         })
@@ -115,30 +132,31 @@ impl SqliteStore {
     /// and fills their receipt slots.
     fn write<T>(&self, f: impl FnOnce(&WriteTx<'_>) -> StoreResult<T>) -> StoreResult<T> {
         let mut guard = lock(&self.writer);
-        let writer = &mut *guard;
-        let tx = writer
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        // Another process (the init step) may have appended since: the
-        // database, locked now, is the authority.
-        catch_up(&tx, &mut writer.tree)?;
-        let tx = WriteTx {
-            tree: RefCell::new(writer.tree.clone()),
-            tx,
-            appended: RefCell::default(),
-        };
+        let Writer { conn, tree } = &mut *guard;
+        let tx = begin(conn, tree)?;
         let out = f(&tx)?;
-        let WriteTx {
-            tx, tree, appended, ..
-        } = tx;
-        tx.commit()?;
-        writer.tree = tree.into_inner();
-        for (appended, slot) in appended.into_inner() {
-            if let Some(slot) = slot {
-                *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(appended);
-            }
-        }
+        commit(tx, tree)?;
         Ok(out)
+    }
+
+    /// Appends `event` in the next group commit: queues it, then either
+    /// finds it appended by the caller that held the writer before, or
+    /// takes the writer and appends everything queued.
+    fn append_grouped(&self, event: NewEvent) -> StoreResult<u64> {
+        let (reply, result) = mpsc::sync_channel(1);
+        lock(&self.pending).push(PendingAppend { event, reply });
+        let mut writer = lock(&self.writer);
+        // A group is appended and answered before the writer is let go, so
+        // an answer is either here now or still in the queue.
+        if let Ok(answer) = result.try_recv() {
+            return answer;
+        }
+        let group = std::mem::take(&mut *lock(&self.pending));
+        writer.append_group(group);
+        drop(writer);
+        result
+            .recv()
+            .unwrap_or_else(|_| Err(StoreError::Database("an event append was lost".into())))
     }
 
     /// Runs `f` on a reader connection.
@@ -190,6 +208,84 @@ fn to_i64(n: u64) -> StoreResult<i64> {
 
 fn from_i64(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
+}
+
+/// Starts an immediate transaction on the writer's connection with the
+/// log's tree as of now.
+fn begin<'c>(conn: &'c mut Connection, tree: &mut CompactTree) -> StoreResult<WriteTx<'c>> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    // Another process (the init step) may have appended since: the
+    // database, locked now, is the authority.
+    catch_up(&tx, tree)?;
+    Ok(WriteTx {
+        tree: RefCell::new(tree.clone()),
+        tx,
+        appended: RefCell::default(),
+    })
+}
+
+/// Commits `tx`; then its leaves are `tree`'s and their receipt slots are
+/// filled.
+fn commit(tx: WriteTx<'_>, tree: &mut CompactTree) -> StoreResult<()> {
+    let WriteTx {
+        tx,
+        tree: grown,
+        appended,
+    } = tx;
+    tx.commit()?;
+    *tree = grown.into_inner();
+    for (appended, slot) in appended.into_inner() {
+        if let Some(slot) = slot {
+            *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(appended);
+        }
+    }
+    Ok(())
+}
+
+impl Writer {
+    /// Appends a group of events in one transaction, each under its own
+    /// savepoint, and answers each caller: its event's refusal, the
+    /// transaction's failure, or its event id.
+    fn append_group(&mut self, group: Vec<PendingAppend>) {
+        let (events, replies): (Vec<NewEvent>, Vec<_>) =
+            group.into_iter().map(|p| (p.event, p.reply)).unzip();
+        let answers = match self.try_append_group(&events) {
+            Ok(answers) => answers,
+            Err(e) => {
+                let why = e.to_string();
+                events
+                    .iter()
+                    .map(|_| Err(StoreError::Database(why.clone())))
+                    .collect()
+            }
+        };
+        for (reply, answer) in replies.into_iter().zip(answers) {
+            // The caller may have given up; nothing to do then.
+            let _ = reply.send(answer);
+        }
+    }
+
+    fn try_append_group(&mut self, events: &[NewEvent]) -> StoreResult<Vec<StoreResult<u64>>> {
+        let Self { conn, tree } = self;
+        let tx = begin(conn, tree)?;
+        let mut answers = Vec::with_capacity(events.len());
+        for event in events {
+            let tree_before = tx.tree.borrow().clone();
+            let appended_before = tx.appended.borrow().len();
+            tx.execute_batch("SAVEPOINT append")?;
+            let answer = append_event(&tx, event);
+            if answer.is_ok() {
+                tx.execute_batch("RELEASE append")?;
+            } else {
+                tx.execute_batch("ROLLBACK TO append; RELEASE append")?;
+                *tx.tree.borrow_mut() = tree_before;
+                tx.appended.borrow_mut().truncate(appended_before);
+            }
+            answers.push(answer);
+        }
+        commit(tx, tree)?;
+        Ok(answers)
+    }
 }
 
 /// Rebuilds the log's compact tree from the stored leaves, checking that
@@ -733,7 +829,7 @@ impl DocumentStore for SqliteStore {
 
 impl EventLog for SqliteStore {
     fn record(&self, event: NewEvent) -> StoreResult<u64> {
-        self.write(|tx| append_event(tx, &event))
+        self.append_grouped(event)
     }
 
     fn actor_head(&self, actor: &KeyBytes) -> StoreResult<Option<ActorHead>> {
