@@ -62,7 +62,14 @@ pub fn after_call(ctx: &Context, vault: &Vault) -> Result<(), Failure> {
     );
     // Whatever verified before a failure stays pinned.
     save_state(ctx, &state)?;
-    result.map_err(|e| log_failure(&e))
+    result.map_err(|e| log_failure(&e))?;
+    // The receipts verified: the chain position they moved to is kept.
+    let me = vault.identity().public().signing;
+    if let Some(position) = vault.client().held_position(&me) {
+        ctx.profile
+            .save_chain_position(vault.client().base_url(), position)?;
+    }
+    Ok(())
 }
 
 /// `lexvault audit export -o FILE [--checkpoint FILE]…` (administrator).

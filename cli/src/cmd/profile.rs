@@ -6,7 +6,10 @@
 //! - `identity.sealed`: the secret keys sealed under the password with
 //!   Argon2id (`lexvault_core::backup`), readable only by the owner;
 //! - `bundle.cbor`: the self-signed public key bundle;
-//! - `profile.toml`: the server address and the login name.
+//! - `profile.toml`: the server address and the login name;
+//! - `chain.state`: where this identity's chain of recorded requests stood
+//!   on a server (spec `log.md` §Actor chains), so that a server which
+//!   later shows an earlier head is caught.
 //!
 //! Nothing secret is ever written unsealed.
 
@@ -17,6 +20,7 @@ use std::path::{Path, PathBuf};
 use lexvault_core::backup::{Argon2Params, SealedBackup};
 use lexvault_core::key_bundle::{VerifiedKeyBundle, verify_key_bundle};
 use lexvault_core::keys::Identity;
+use lexvault_core::request::ChainPosition;
 use lexvault_core::secret::SecretString;
 use serde::{Deserialize, Serialize};
 
@@ -144,6 +148,40 @@ impl Profile {
                 "cannot unlock the identity: {e}; check the password"
             ))
         })
+    }
+
+    fn chain_path(&self) -> PathBuf {
+        self.dir.join("chain.state")
+    }
+
+    /// The chain position this identity had reached on `server` when last
+    /// saved: lines `server`, sequence number, previous hash in hex.
+    /// Nothing for another server or an unreadable file (the server's
+    /// answers are then checked from scratch).
+    #[must_use]
+    pub fn chain_position(&self, server: &str) -> Option<ChainPosition> {
+        let text = fs::read_to_string(self.chain_path()).ok()?;
+        let mut lines = text.lines();
+        if lines.next()? != server {
+            return None;
+        }
+        let sequence = lines.next()?.parse().ok()?;
+        let previous = hex::decode(lines.next()?).ok()?.try_into().ok()?;
+        Some(ChainPosition { sequence, previous })
+    }
+
+    /// Saves the chain position reached on `server`.
+    pub fn save_chain_position(
+        &self,
+        server: &str,
+        position: ChainPosition,
+    ) -> Result<(), Failure> {
+        let text = format!(
+            "{server}\n{}\n{}\n",
+            position.sequence,
+            hex::encode(position.previous)
+        );
+        write_private(&self.chain_path(), text.as_bytes())
     }
 
     /// The server address: `--server`, then the profile's.

@@ -53,7 +53,11 @@ impl Context {
     pub fn vault(&self) -> Result<Vault, Failure> {
         let client = self.client()?;
         let password = self.password.read("Password", false)?;
-        Ok(Vault::new(client, self.profile.unlock(&password)?))
+        let identity = self.profile.unlock(&password)?;
+        if let Some(position) = self.profile.chain_position(client.base_url()) {
+            client.hold_position(&identity.public().signing, position);
+        }
+        Ok(Vault::new(client, identity))
     }
 
     fn progress(&self, len: u64, what: &str) -> ProgressBar {
