@@ -13,12 +13,13 @@ use std::path::Path;
 use lexvault_client::client::{Client, ClientError, now, os_rng};
 use lexvault_client::vault::Vault;
 use lexvault_core::api::{self, ActorHead, LogCheckpoint};
-use lexvault_core::keys::{EncryptionSecretKey, Identity, SigningSecretKey};
+use lexvault_core::keys::{EncryptionSecretKey, Identity, SigningPublicKey, SigningSecretKey};
 use lexvault_core::log_entry::LogEntry;
 use lexvault_core::matter::Matter;
 use lexvault_core::membership::Role;
 use lexvault_core::request::{BodyDigest, ChainPosition, SIGNATURE_HEADER, SignedRequest};
 use lexvault_server::app::Limits;
+use lexvault_tests::cli::CliUser;
 use lexvault_tests::{Firm, TestServer};
 
 /// The log's size, as the server's newest checkpoint says.
@@ -31,9 +32,9 @@ fn log_size(vault: &Vault) -> u64 {
     text.lines().nth(1).unwrap().parse().unwrap()
 }
 
-/// Every chained entry `vault`'s signer made, as (sequence number, leaf
-/// hash, previous), read from the administrator's view of the log.
-fn chain_of(firm: &Firm, vault: &Vault) -> Vec<(u64, [u8; 32], [u8; 32])> {
+/// Every chained entry `me` made, as (sequence number, leaf hash,
+/// previous), read from the administrator's view of the log.
+fn chain_of(firm: &Firm, me: &SigningPublicKey) -> Vec<(u64, [u8; 32], [u8; 32])> {
     let size = log_size(&firm.admin);
     let entries: api::LogEntries = firm
         .admin
@@ -43,7 +44,6 @@ fn chain_of(firm: &Firm, vault: &Vault) -> Vec<(u64, [u8; 32], [u8; 32])> {
             &format!("/v1/log/entries?start=0&end={size}"),
         )
         .unwrap();
-    let me = vault.identity().public().signing;
     let mut chain: Vec<(u64, [u8; 32], [u8; 32])> = Vec::new();
     let mut last_evidence: Option<Vec<u8>> = None;
     for bytes in &entries.entries {
@@ -51,7 +51,7 @@ fn chain_of(firm: &Firm, vault: &Vault) -> Vec<(u64, [u8; 32], [u8; 32])> {
         let Ok(request) = SignedRequest::from_evidence(&entry.evidence) else {
             continue;
         };
-        if request.signer() != &me || last_evidence.as_deref() == Some(&entry.evidence[..]) {
+        if request.signer() != me || last_evidence.as_deref() == Some(&entry.evidence[..]) {
             continue;
         }
         last_evidence = Some(entry.evidence.to_vec());
@@ -142,7 +142,7 @@ fn two_devices_of_one_person_take_turns_and_keep_one_chain() {
         create_matter_as(&attorney).expect("the phone takes its turn");
         create_matter_as(&laptop).expect("the laptop takes its turn");
     }
-    let chain = chain_of(&firm, &attorney);
+    let chain = chain_of(&firm, &attorney.identity().public().signing);
     // Registration, certification is the admin's; then six matters.
     assert!(chain.len() >= 7, "{} chained requests", chain.len());
     for (i, link) in chain.iter().enumerate() {
@@ -215,4 +215,49 @@ fn a_server_that_forgets_your_requests_is_caught_by_your_own_chain() {
     // auditor or the receipts can tell it (log tests).
     let fresh = Vault::new(rolled_back.client(), same_person(&attorney));
     create_matter_as(&fresh).unwrap();
+}
+
+#[test]
+fn the_cli_keeps_its_place_and_refuses_a_server_behind_it() {
+    let firm = Firm::new();
+    let user = CliUser::new(&firm.server.url, "correct horse battery staple");
+    let key = user.enrol("Ada Attorney");
+    let key =
+        SigningPublicKey::from_bytes(&hex::decode(&key).unwrap().try_into().unwrap()).unwrap();
+    let (bundle, _) = firm.admin.identity_of(&key).unwrap();
+    firm.admin.certify(&bundle, Role::Attorney).unwrap();
+    let _ = user.json(&["matter", "create"]);
+    let _ = user.json(&["matter", "create"]);
+
+    // The profile holds the position after the identity's last entry.
+    let state = user.home.path().join("chain.state");
+    let text = std::fs::read_to_string(&state).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let chain = chain_of(&firm, &key);
+    let last = chain.last().unwrap();
+    assert_eq!(chain.len(), 3, "registration and two matters");
+    assert_eq!(
+        lines,
+        [
+            firm.server.url.as_str(),
+            &(last.0 + 1).to_string(),
+            &hex::encode(last.1)
+        ]
+    );
+
+    // A profile that has seen more than the server shows is not talked
+    // round: the CLI refuses, naming the loss.
+    std::fs::write(
+        &state,
+        format!("{}\n{}\n{}\n", lines[0], last.0 + 5, lines[2]),
+    )
+    .unwrap();
+    let out = user.run(&["matter", "create"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("lost or replaced your own entries"),
+        "{stderr}"
+    );
+    assert_eq!(chain_of(&firm, &key).len(), 3, "nothing was recorded");
 }
