@@ -29,6 +29,12 @@ fuzz_target!(|data: &[u8]| {
     check::<LoginStart>(data);
     check::<LoginFinish>(data);
     check::<Receipt>(data);
+    check::<ActorHead>(data);
+    check::<LogCheckpoint>(data);
+    check::<LogEntries>(data);
+    check::<LogProof>(data);
+    check::<LogBundle>(data);
+    check::<IdentityInfo>(data);
     check::<DocumentView>(data);
     check::<ErrorBody>(data);
 });
