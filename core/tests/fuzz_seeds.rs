@@ -7,7 +7,12 @@
 //! start from the public age vectors in `spec/vectors/age/` (see
 //! `scripts/fuzz`), which are not copied.
 
-#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod support;
 
