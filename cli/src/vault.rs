@@ -545,22 +545,33 @@ impl Vault {
             grants,
         });
 
-        // Pass 2: the same bytes again, streamed to the server.
-        let mut sent: u64 = 0;
-        let source = ProgressReader {
-            inner: open_source()?,
-            sent: &mut sent,
-            progress,
-        };
-        let payload = EncryptingReader::new(PayloadEncryptor::with_nonce(&file_key, nonce), source);
-        let _: MatterList = self.client.upload(
-            self.key(),
-            &format!("/v1/documents/{}/versions", hex_id(document_id.as_bytes())),
-            &envelope,
-            payload,
-            payload_len,
-        )?;
-        Ok((document_id, version))
+        // Pass 2: the same bytes again, streamed to the server. Refused
+        // before the payload is read because another device of ours went
+        // first (the client has caught up since), it is streamed once more.
+        let path = format!("/v1/documents/{}/versions", hex_id(document_id.as_bytes()));
+        let mut attempts = 2;
+        loop {
+            attempts -= 1;
+            let mut sent: u64 = 0;
+            let source = ProgressReader {
+                inner: open_source()?,
+                sent: &mut sent,
+                progress: &mut *progress,
+            };
+            let payload =
+                EncryptingReader::new(PayloadEncryptor::with_nonce(&file_key, nonce), source);
+            let sent: ClientResult<MatterList> =
+                self.client
+                    .upload(self.key(), &path, &envelope, payload, payload_len);
+            match sent {
+                Err(e) if attempts > 0 && e.code() == Some(lexvault_core::api::OUT_OF_SEQUENCE) => {
+                }
+                other => {
+                    other?;
+                    return Ok((document_id, version));
+                }
+            }
+        }
     }
 
     /// A document with every version's manifest verified, each the

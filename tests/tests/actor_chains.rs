@@ -142,9 +142,24 @@ fn two_devices_of_one_person_take_turns_and_keep_one_chain() {
         create_matter_as(&attorney).expect("the phone takes its turn");
         create_matter_as(&laptop).expect("the laptop takes its turn");
     }
+    // An upload from a device that is behind is streamed again once the
+    // device has caught up.
+    let matter = laptop.create_matter().unwrap();
+    attorney
+        .put(
+            matter.id(),
+            None,
+            "memo.txt",
+            "text/plain",
+            || Ok(std::io::Cursor::new(b"from the phone".to_vec())),
+            &[],
+            &mut |_| {},
+        )
+        .expect("the phone's upload after the laptop's request");
     let chain = chain_of(&firm, &attorney.identity().public().signing);
-    // Registration, certification is the admin's; then six matters.
-    assert!(chain.len() >= 7, "{} chained requests", chain.len());
+    // Registration (certification is the admin's), seven matters, the
+    // upload.
+    assert!(chain.len() >= 9, "{} chained requests", chain.len());
     for (i, link) in chain.iter().enumerate() {
         assert_eq!(
             link.0, i as u64,
