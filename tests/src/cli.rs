@@ -12,37 +12,44 @@ use tempfile::TempDir;
 /// # Panics
 /// If it cannot be built: the test cannot run without it.
 #[must_use]
-#[allow(clippy::expect_used, clippy::panic)]
 pub fn binary() -> &'static Path {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
-    BINARY.get_or_init(|| {
-        let exe = std::env::current_exe().expect("test executable path");
-        // target/<profile>/deps/<test> → target/<profile>
-        let profile_dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("target directory")
-            .to_owned();
-        let release = profile_dir.file_name().is_some_and(|n| n == "release");
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut build = Command::new(cargo);
-        build.args([
-            "build",
-            "--quiet",
-            "-p",
-            "lexvault-cli",
-            "--bin",
-            "lexvault",
-        ]);
-        if release {
-            build.arg("--release");
-        }
-        let status = build.status().expect("run cargo build");
-        if !status.success() {
-            panic!("cargo build of the lexvault binary failed");
-        }
-        profile_dir.join("lexvault")
-    })
+    BINARY.get_or_init(|| build("lexvault-cli", "lexvault"))
+}
+
+/// The `lexvault-server` binary of this build, built on first use with the
+/// same profile as the tests (for tests that must kill a real process).
+///
+/// # Panics
+/// If it cannot be built.
+#[must_use]
+pub fn server_binary() -> &'static Path {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY.get_or_init(|| build("lexvault-server", "lexvault-server"))
+}
+
+/// Builds `bin` of `package` with the tests' profile; returns its path.
+#[allow(clippy::expect_used, clippy::panic)]
+fn build(package: &str, bin: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/<profile>/deps/<test> → target/<profile>
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target directory")
+        .to_owned();
+    let release = profile_dir.file_name().is_some_and(|n| n == "release");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut build = Command::new(cargo);
+    build.args(["build", "--quiet", "-p", package, "--bin", bin]);
+    if release {
+        build.arg("--release");
+    }
+    let status = build.status().expect("run cargo build");
+    if !status.success() {
+        panic!("cargo build of the {bin} binary failed");
+    }
+    profile_dir.join(bin)
 }
 
 /// One person with their own profile directory and password.
