@@ -267,7 +267,7 @@ fn acknowledged_writes_survive_kill_9_and_nothing_else_is_half_visible() {
                         }
                     };
                     ack.lock().unwrap().grants.push(grant);
-                    if turn % 2 == 0 {
+                    if turn.is_multiple_of(2) {
                         match vault.revoke(&matter, &grant) {
                             Ok(()) => ack.lock().unwrap().revocations.push(grant),
                             Err(e) if crashed.load(Ordering::SeqCst) || is_crash(&e) => break,
