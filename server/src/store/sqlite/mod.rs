@@ -7,6 +7,7 @@
 //! created and upgraded by the embedded [`MIGRATIONS`] at open, tracked by
 //! `PRAGMA user_version`.
 
+mod bindings;
 mod links;
 mod log;
 mod login;
@@ -35,6 +36,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/0002_links.sql"),
     include_str!("../../../migrations/0003_login.sql"),
     include_str!("../../../migrations/0004_log.sql"),
+    include_str!("../../../migrations/0005_bindings.sql"),
 ];
 
 /// How many reader connections to keep open.
