@@ -9,6 +9,7 @@
 
 pub mod cli;
 pub mod hand_upload;
+pub mod tamper;
 
 /// The sorted file names in `dir` (blobs, staged files).
 ///
