@@ -1023,9 +1023,8 @@ pub fn log(ctx: &Context, matter: Option<&str>) -> Result<(), Failure> {
         }));
     }
     super::audit::after_call(ctx, &vault)?;
-    ctx.emit(
-        &lines.join("\n"),
-        &json!({ "events": rows, "foreign_bindings": foreign_json(&foreign) }),
-    );
+    // The events stay a JSON array, as scripts read them; the warnings went
+    // to stderr, and `lexvault log` without a matter lists them as JSON.
+    ctx.emit(&lines.join("\n"), &json!(rows));
     Ok(())
 }
