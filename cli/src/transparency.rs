@@ -17,7 +17,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use lexvault_core::api::{IdentityInfo, LogInclusion};
 use lexvault_core::binding::{
-    BindingError, verify_certification_entry, verify_login_entry, verify_registration_entry,
+    ADMINISTRATOR_SET, BindingError, verify_certification_entry, verify_login_entry,
+    verify_registration_entry,
 };
 use lexvault_core::key_bundle::{KeyBundleError, VerifiedKeyBundle, verify_key_bundle};
 use lexvault_core::keys::{Fingerprint, SigningPublicKey};
@@ -125,6 +126,9 @@ pub struct Expect<'a> {
     pub administrator: Option<&'a SigningPublicKey>,
     /// The normalized login name looked up, if any.
     pub login_name: Option<&'a str>,
+    /// The identity is served as the firm's administrator: only the init
+    /// step's `administrator-set` entry binds it.
+    pub as_administrator: bool,
 }
 
 /// Verifies a served identity and its binding proofs against `state`,
@@ -162,6 +166,12 @@ pub fn verify_identity(
         .map_err(TransparencyError::Registration)?;
     if entry.index != proofs.registration.index {
         return Err(TransparencyError::IndexMismatch);
+    }
+    if expect.as_administrator && entry.kind != ADMINISTRATOR_SET {
+        return Err(TransparencyError::Registration(BindingError::WrongKind {
+            expected: ADMINISTRATOR_SET,
+            found: entry.kind,
+        }));
     }
 
     let mut certificate = None;

@@ -223,7 +223,11 @@ impl Vault {
     /// step's entry.
     pub fn administrator(&self) -> ClientResult<VerifiedKeyBundle> {
         let info: IdentityInfo = self.client.get(self.key(), "/v1/admin")?;
-        self.verify_bound(&info, Expect::default())
+        let expect = Expect {
+            as_administrator: true,
+            ..Expect::default()
+        };
+        self.verify_bound(&info, expect)
             .map(|b| b.bundle)
             .map_err(unbound)
     }
@@ -236,16 +240,9 @@ impl Vault {
         key: &SigningPublicKey,
         administrator: &SigningPublicKey,
     ) -> ClientResult<Option<Role>> {
-        let info: IdentityInfo = self.client.get(
-            self.key(),
-            &format!("/v1/identities/{}", hex_id(key.as_bytes())),
-        )?;
-        let expect = Expect {
-            key: Some(key),
-            administrator: Some(administrator),
-            login_name: None,
-        };
-        let bound = self.verify_bound(&info, expect).map_err(unbound)?;
+        let bound = self
+            .bound_identity_as(key, Some(administrator))
+            .map_err(unbound)?;
         match bound.certificate {
             None => Ok(None),
             Some((c, _)) => verify_member_certificate(&c, administrator, &bound.bundle)
@@ -275,6 +272,16 @@ impl Vault {
         &self,
         key: &SigningPublicKey,
     ) -> Result<BoundIdentity, TransparencyError> {
+        self.bound_identity_as(key, None)
+    }
+
+    /// [`Self::bound_identity`], and with `administrator` also the served
+    /// member certificate's binding by that administrator.
+    fn bound_identity_as(
+        &self,
+        key: &SigningPublicKey,
+        administrator: Option<&SigningPublicKey>,
+    ) -> Result<BoundIdentity, TransparencyError> {
         let info: IdentityInfo = self
             .client
             .get(
@@ -284,6 +291,7 @@ impl Vault {
             .map_err(LogError::Client)?;
         let expect = Expect {
             key: Some(key),
+            administrator,
             ..Expect::default()
         };
         self.verify_bound(&info, expect)

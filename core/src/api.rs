@@ -640,6 +640,38 @@ mod tests {
     use super::*;
 
     #[test]
+    fn identities_with_binding_proofs_round_trip_canonically() {
+        let inclusion = |index| LogInclusion {
+            index,
+            entry: vec![7, 7].into(),
+            proof: vec![[1u8; 32].into(), [2u8; 32].into()],
+        };
+        let info = IdentityInfo {
+            bundle: vec![1].into(),
+            certificate: Some(vec![2].into()),
+            bindings: Some(BindingProofs {
+                checkpoint: b"origin\n3\nroot\n".to_vec().into(),
+                registration: inclusion(0),
+                certification: Some(inclusion(2)),
+                login: None,
+            }),
+        };
+        let list = IdentityList {
+            identities: vec![info.clone()],
+        };
+        let bytes = encode(&list);
+        assert_eq!(decode::<IdentityList>(&bytes).unwrap(), list);
+        // Without proofs, an answer is the one older clients know.
+        let bare = IdentityInfo {
+            bindings: None,
+            ..info
+        };
+        let old_form = encode(&bare);
+        assert_eq!(decode::<IdentityInfo>(&old_form).unwrap(), bare);
+        assert_eq!(old_form.first(), Some(&0xa2), "a map of two fields");
+    }
+
+    #[test]
     fn messages_round_trip_canonically() {
         let m = DocumentView {
             matter: vec![1, 2, 3].into(),

@@ -203,6 +203,26 @@ fn an_identity_the_log_never_saw_is_refused() {
 }
 
 #[test]
+fn only_the_init_step_binds_the_administrator() {
+    let firm = Firm::new();
+    let attorney = firm.member("Ada Attorney", Role::Attorney);
+    let mallory = firm.person("Mallory");
+    assert!(attorney.administrator().is_ok());
+    // The server names another registered person as the administrator:
+    // their bundle is bound, but by a registration, not by the init step.
+    let db = Connection::open(firm.server.database()).unwrap();
+    db.execute(
+        "UPDATE settings SET value = ?1 WHERE name = 'administrator'",
+        [mallory.identity().public().signing.to_bytes().as_slice()],
+    )
+    .unwrap();
+    assert_refused(
+        attorney.administrator(),
+        "is a `registered` entry, not `administrator-set`",
+    );
+}
+
+#[test]
 fn a_registration_entry_signed_by_another_key_is_refused() {
     let firm = Firm::new();
     let attorney = firm.member("Ada Attorney", Role::Attorney);
