@@ -29,6 +29,8 @@ fuzz_target!(|data: &[u8]| {
     check::<LoginStart>(data);
     check::<LoginFinish>(data);
     check::<Receipt>(data);
+    check::<IdentityInfo>(data);
+    check::<IdentityList>(data);
     check::<DocumentView>(data);
     check::<ErrorBody>(data);
 });

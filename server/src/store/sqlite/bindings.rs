@@ -61,3 +61,86 @@ impl BindingStore for SqliteStore {
         })
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use lexvault_core::key_bundle::KeyBundle;
+    use lexvault_core::keys::Identity;
+    use lexvault_core::signed::RecordDigest;
+    use rand_core::UnwrapErr;
+
+    use super::*;
+    use crate::store::{IdentityStore, NewEvent};
+
+    fn register(store: &SqliteStore, seed: u8, name: &str) -> (KeyBytes, DigestBytes) {
+        let id = Identity::generate(&mut UnwrapErr(getrandom::SysRng));
+        let bundle = KeyBundle::create(&id, name, 1).unwrap();
+        let key = id.public().signing.to_bytes();
+        let digest = bundle.digest().0;
+        let event = NewEvent {
+            at: 1,
+            kind: EventKind::Registered,
+            actor: key,
+            matter_id: None,
+            document_id: None,
+            version: None,
+            subject: Some(digest),
+            request: vec![seed],
+            receipt: None,
+        };
+        store
+            .register_identity(&key, bundle.as_bytes(), event)
+            .unwrap();
+        (key, digest)
+    }
+
+    #[test]
+    fn names_match_exactly_and_entries_are_found_by_subject_kind_and_actor() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("b.sqlite3")).unwrap();
+        let (carla, carla_bundle) = register(&store, 1, "Carla Client");
+        let _ = register(&store, 2, "Carla Clientele");
+        let _ = register(&store, 3, "carla client");
+        let (twin, _) = register(&store, 4, "Carla Client");
+
+        let mut named: Vec<KeyBytes> = store
+            .identities_named("Carla Client")
+            .unwrap()
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        named.sort_unstable();
+        let mut expected = vec![carla, twin];
+        expected.sort_unstable();
+        assert_eq!(named, expected);
+        assert!(store.identities_named("Carla").unwrap().is_empty());
+
+        assert_eq!(
+            store
+                .binding_leaf(EventKind::Registered, &carla, &carla_bundle)
+                .unwrap(),
+            Some(0)
+        );
+        // Another actor, kind or subject finds nothing.
+        assert_eq!(
+            store
+                .binding_leaf(EventKind::Registered, &twin, &carla_bundle)
+                .unwrap(),
+            None
+        );
+        assert_eq!(
+            store
+                .binding_leaf(EventKind::Certified, &carla, &carla_bundle)
+                .unwrap(),
+            None
+        );
+        let other = RecordDigest::of(b"other").0;
+        assert_eq!(
+            store
+                .binding_leaf(EventKind::Registered, &carla, &other)
+                .unwrap(),
+            None
+        );
+    }
+}
