@@ -10,7 +10,7 @@ use lexvault_core::api::{
     BindingProofs, CertifyMember, IdentityInfo, IdentityList, LogInclusion, RegisterIdentity,
 };
 use lexvault_core::binding::login_name_subject;
-use lexvault_core::key_bundle::verify_key_bundle;
+use lexvault_core::key_bundle::{MAX_DISPLAY_NAME_LEN, verify_key_bundle};
 use lexvault_core::membership::verify_member_certificate;
 use lexvault_core::merkle::Hash;
 use lexvault_core::signed::RecordDigest;
@@ -122,6 +122,12 @@ pub async fn by_name(
         return Err(unexpected());
     }
     let (rows, login) = if let Some(name) = query.get("display-name") {
+        if name.is_empty() || name.len() > MAX_DISPLAY_NAME_LEN {
+            return Err(ApiError::bad_request(
+                "invalid-display-name",
+                format!("a display name is 1 to {MAX_DISPLAY_NAME_LEN} bytes"),
+            ));
+        }
         let name = name.clone();
         let rows = state.store(move |s| s.identities_named(&name)).await?;
         (rows, None)

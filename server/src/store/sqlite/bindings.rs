@@ -4,7 +4,9 @@ use lexvault_core::key_bundle::verify_key_bundle;
 use rusqlite::{OptionalExtension as _, params};
 
 use super::{SqliteStore, fixed, from_i64};
-use crate::store::{BindingStore, DigestBytes, EventKind, IdentityRow, KeyBytes, StoreResult};
+use crate::store::{
+    BindingStore, DigestBytes, EventKind, IdentityRow, KeyBytes, StoreError, StoreResult,
+};
 
 impl BindingStore for SqliteStore {
     fn binding_leaf(
@@ -30,14 +32,18 @@ impl BindingStore for SqliteStore {
     }
 
     fn identities_named(&self, display_name: &str) -> StoreResult<Vec<(KeyBytes, IdentityRow)>> {
+        // The bundle's field 3 appears verbatim in its canonical CBOR: key
+        // 3, then the name as a text string, header included. A cheap,
+        // precise filter in SQL; the decoded name is then compared exactly.
+        let mut needle = vec![3u8];
+        minicbor::encode(display_name, &mut needle)
+            .map_err(|e| StoreError::Database(e.to_string()))?;
         self.read(|c| {
-            // The name's bytes appear verbatim in the bundle's CBOR: a cheap
-            // filter in SQL, then an exact comparison of the decoded name.
             let mut stmt = c.prepare_cached(
                 "SELECT signing_key, bundle, certificate FROM identities
                  WHERE instr(bundle, ?1) > 0 ORDER BY signing_key",
             )?;
-            let rows = stmt.query_map([display_name.as_bytes()], |r| {
+            let rows = stmt.query_map([needle.as_slice()], |r| {
                 Ok((
                     fixed::<32>(r.get(0)?)?,
                     IdentityRow {
