@@ -27,7 +27,7 @@ use lexvault_core::backup::Argon2Params;
 use lexvault_core::binding::BindingError;
 use lexvault_core::grant::{Rights, Scope, Validity};
 use lexvault_core::key_bundle::{KeyBundle, VerifiedKeyBundle};
-use lexvault_core::keys::{EncryptionSecretKey, Identity, SigningSecretKey};
+use lexvault_core::keys::Identity;
 use lexvault_core::log_entry::{LOG_ENTRY_VERSION, LogEntry};
 use lexvault_core::manifest::DocumentId;
 use lexvault_core::matter::MatterId;
@@ -35,7 +35,7 @@ use lexvault_core::membership::Role;
 use lexvault_core::secret::SecretString;
 use lexvault_tests::cli::CliUser;
 use lexvault_tests::tamper::{append_leaf, restart, split};
-use lexvault_tests::{Firm, TestServer};
+use lexvault_tests::{Firm, TestServer, same_identity, same_person_on};
 use rusqlite::{Connection, params};
 
 fn share(with: &Vault) -> Share {
@@ -68,25 +68,12 @@ fn put(vault: &Vault, matter: &MatterId, shares: &[Share]) -> Result<DocumentId,
         .map(|(id, _)| id)
 }
 
-/// The same person on another server (or the same one restarted), with a
-/// fresh log state.
-fn on(server: &TestServer, vault: &Vault) -> Vault {
-    Vault::new(server.client(), clone_identity(vault.identity()))
-}
-
 /// The same person with the same log state, talking to `server`.
 fn same_device_on(server: &TestServer, vault: &Vault) -> Vault {
     Vault::with_log(
         server.client(),
-        clone_identity(vault.identity()),
+        same_identity(vault.identity()),
         vault.log().clone(),
-    )
-}
-
-fn clone_identity(me: &Identity) -> Identity {
-    Identity::from_keys(
-        SigningSecretKey::from_seed(&me.signing_key().to_seed()),
-        EncryptionSecretKey::from_secret_bytes(&me.encryption_key().to_secret_bytes()),
     )
 }
 
@@ -257,7 +244,7 @@ fn a_registration_entry_signed_by_another_key_is_refused() {
             },
         );
     });
-    let attorney = on(&server, &attorney);
+    let attorney = same_person_on(&server, &attorney);
     let before = holdings(&attorney, matter.id());
 
     let err = attorney
@@ -291,7 +278,7 @@ fn a_registration_entry_signed_by_another_key_is_refused() {
     );
     assert_eq!(holdings(&attorney, matter.id()), before, "nothing stored");
     // Honest parties still work on the same server.
-    let mallory = on(&server, &mallory);
+    let mallory = same_person_on(&server, &mallory);
     assert!(put(&attorney, matter.id(), &[share(&mallory)]).is_ok());
 }
 
@@ -303,7 +290,7 @@ fn a_binding_shown_on_a_forked_log_is_refused() {
     let (honest, forked) = split(firm.server);
 
     // On the honest side the log grows and the attorney pins its head.
-    let attorney = on(&honest, &attorney);
+    let attorney = same_person_on(&honest, &attorney);
     Vault::new(honest.client(), Identity::generate(&mut os_rng()))
         .register("Another One")
         .unwrap();
@@ -421,14 +408,14 @@ fn a_login_name_bound_to_another_key_raises_the_alarm_and_fails_the_audit() {
     });
 
     // Ada's client finds it, with the entry's index.
-    let ada = on(&server, &ada);
+    let ada = same_person_on(&server, &ada);
     let found = ada.foreign_bindings(Some("ada")).unwrap();
     assert_eq!(found.len(), 1, "{found:?}");
     assert_eq!(found[0].name, BoundName::LoginName);
     assert_eq!(found[0].key.to_bytes(), thief_key);
 
     // The auditor names the rebinding at that entry, and nothing else.
-    let admin = on(&server, &firm.admin);
+    let admin = same_person_on(&server, &firm.admin);
     let bundle = audit::export(
         admin.client(),
         admin.identity().signing_key(),

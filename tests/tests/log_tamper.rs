@@ -22,7 +22,7 @@ use lexvault_client::vault::{Share, Vault};
 use lexvault_core::api::LogCheckpoint;
 use lexvault_core::checkpoint::Checkpoint;
 use lexvault_core::grant::{Rights, Scope, Validity};
-use lexvault_core::keys::{EncryptionSecretKey, Identity, SigningSecretKey};
+use lexvault_core::keys::{Identity, SigningSecretKey};
 use lexvault_core::log_entry::LogEntry;
 use lexvault_core::matter::MatterId;
 use lexvault_core::membership::Role;
@@ -30,7 +30,7 @@ use lexvault_core::merkle;
 use lexvault_core::request::SignedRequest;
 use lexvault_server::app::{AppState, Limits};
 use lexvault_tests::tamper::{append_leaf, open_db, restart};
-use lexvault_tests::{Firm, TestServer};
+use lexvault_tests::{Firm, TestServer, same_person_on};
 use rusqlite::{Connection, params};
 
 /// A firm after some activity, with what its people kept before anyone
@@ -158,15 +158,6 @@ fn position(bundle: &AuditBundle, kind: &str) -> u64 {
 }
 
 /// The same person's vault on a restarted server (a new address).
-fn on(server: &TestServer, vault: &Vault) -> Vault {
-    let me = vault.identity();
-    let identity = Identity::from_keys(
-        SigningSecretKey::from_seed(&me.signing_key().to_seed()),
-        EncryptionSecretKey::from_secret_bytes(&me.encryption_key().to_secret_bytes()),
-    );
-    Vault::new(server.client(), identity)
-}
-
 fn leaf(db: &Connection, idx: u64) -> (Vec<u8>, Vec<u8>) {
     db.query_row(
         "SELECT entry, hash FROM log_leaves WHERE idx = ?1",
@@ -246,7 +237,7 @@ fn control_an_untouched_database_passes_every_check() {
     assert!(report.is_clean(), "{report}");
     assert_eq!(report.checkpoints_verified, 1, "one distinct checkpoint");
     // The matter's events verify for its creator.
-    let attorney = on(&scene.server, &scene.attorney);
+    let attorney = same_person_on(&scene.server, &scene.attorney);
     assert!(!attorney.events(&scene.matter).unwrap().is_empty());
 
     // An honest append after the restart is consistent, and still clean.
@@ -341,7 +332,7 @@ fn a_rewritten_event_row_does_not_change_the_events_view() {
 
     // The view is served from the log entries, not from the rewritten row:
     // it still names the real actor of the download.
-    let attorney = on(&scene.server, &scene.attorney);
+    let attorney = same_person_on(&scene.server, &scene.attorney);
     let events = attorney.events(&scene.matter).unwrap();
     let shown = events
         .iter()
