@@ -220,6 +220,8 @@ pub enum ViolationKind {
     ReceiptMismatch,
     /// A receipt's checkpoint is not consistent with the bundle's history.
     ReceiptFork,
+    /// A login name the log bound to one key is bound to another key later.
+    LoginNameRebound,
 }
 
 impl ViolationKind {
@@ -245,6 +247,7 @@ impl ViolationKind {
             Self::InvalidReceipt => "invalid-receipt",
             Self::ReceiptMismatch => "receipt-mismatch",
             Self::ReceiptFork => "receipt-fork",
+            Self::LoginNameRebound => "login-name-rebound",
         }
     }
 }
@@ -443,6 +446,33 @@ fn subject_type(kind: &str) -> Option<&'static str> {
         "certified" => Some("member certificate"),
         "registered" | ADMINISTRATOR_SET => Some("key bundle"),
         _ => None,
+    }
+}
+
+/// Key transparency: a login name (a `password-set` entry's subject) stays
+/// bound to the first key the log binds it to; the same name under another
+/// key is a violation, since a server that rebinds a name can hand a new
+/// device someone else's keys.
+fn check_login_binding(
+    first: &mut HashMap<[u8; 32], ([u8; 32], u64)>,
+    index: u64,
+    entry: &LogEntry,
+    report: &mut AuditReport,
+) {
+    let (true, Some(subject)) = (entry.kind == "password-set", &entry.subject) else {
+        return;
+    };
+    let (owner, at) = *first.entry(**subject).or_insert((*entry.actor, index));
+    if owner != *entry.actor {
+        report.push(
+            Some(index),
+            ViolationKind::LoginNameRebound,
+            format!(
+                "the login name bound to {} at entry {at} is bound here to {}",
+                hex::encode(owner),
+                hex::encode(*entry.actor)
+            ),
+        );
     }
 }
 
@@ -681,6 +711,7 @@ pub fn verify(bundle: &AuditBundle, options: &VerifyOptions) -> AuditReport {
         roots.insert(0, tree.root());
     }
     let mut access = AccessReplay::default();
+    let mut login_names: HashMap<[u8; 32], ([u8; 32], u64)> = HashMap::new();
     let mut referenced: HashSet<RecordDigest> = HashSet::new();
     for (i, c) in checked.into_iter().enumerate() {
         let index = i as u64;
@@ -726,6 +757,7 @@ pub fn verify(bundle: &AuditBundle, options: &VerifyOptions) -> AuditReport {
             }
         }
         access.apply(index, &entry, &records, &mut report);
+        check_login_binding(&mut login_names, index, &entry, &mut report);
     }
     for digest in records.keys() {
         if !referenced.contains(digest) {

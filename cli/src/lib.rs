@@ -6,8 +6,9 @@
 //! - [`vault`]: a party's verified view of the server: everything it
 //!   receives is checked before it is used.
 //! - [`links`]: share links; [`login`]: password login on a new device.
-//! - [`log`]: the log monitor (receipts, consistency); [`audit`]: audit
-//!   bundles, exported and verified offline.
+//! - [`log`]: the log monitor (receipts, consistency); [`transparency`]:
+//!   key bindings checked before encrypting to a key, and the own-name
+//!   alarm; [`audit`]: audit bundles, exported and verified offline.
 
 #![forbid(unsafe_code)]
 
@@ -16,4 +17,5 @@ pub mod client;
 pub mod links;
 pub mod log;
 pub mod login;
+pub mod transparency;
 pub mod vault;

@@ -221,7 +221,8 @@ impl LogMonitor {
         Ok(verifier)
     }
 
-    fn pinned_or_fetch(
+    /// The pinned log key, or the served one pinned now (first use).
+    pub(crate) fn pinned_or_fetch(
         client: &Client,
         key: &SigningSecretKey,
         state: &mut LogState,
@@ -237,7 +238,7 @@ impl LogMonitor {
     /// When `served` is the log's *newest* checkpoint, one smaller than the
     /// pinned is a rollback: both signed notes are the evidence, and there
     /// is nothing to ask the server.
-    fn advance(
+    pub(crate) fn advance(
         client: &Client,
         key: &SigningSecretKey,
         state: &mut LogState,

@@ -209,10 +209,12 @@ enum Command {
     /// Share links: anonymous, limited, optionally passphrase-protected.
     #[command(subcommand)]
     Link(LinkCommand),
-    /// Show a matter's events, with who did what.
+    /// Check the log: consistency with what this device saw, a warning for
+    /// every key bound to your display or login name that is not yours, and
+    /// a matter's events with who did what.
     Log {
-        /// The matter id.
-        matter: String,
+        /// The matter id (omit to only check the log).
+        matter: Option<String>,
     },
     /// Export the firm's access log (administrator), or verify an export offline.
     #[command(subcommand)]
@@ -459,7 +461,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Import { matter, file, name } => {
             vault::import(&ctx, &matter, &file, name.as_deref())
         }
-        Command::Log { matter } => vault::log(&ctx, &matter),
+        Command::Log { matter } => vault::log(&ctx, matter.as_deref()),
         Command::Link(LinkCommand::Create {
             document,
             expires,

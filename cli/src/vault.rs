@@ -14,8 +14,8 @@ use lexvault_core::age::stream::{EncryptingReader, PayloadEncryptor, StreamReade
 use lexvault_core::age::{self, Stanza};
 use lexvault_core::api::{
     AddGrant, AddStanzas, CertifyMember, CreateMatter, DocumentList, DocumentView, EventList,
-    EventView, GrantList, IdentityInfo, MatterList, RecipientStanza, RegisterIdentity, Revoke,
-    UploadEnvelope, VersionView,
+    EventView, GrantList, IdentityInfo, IdentityList, MatterList, RecipientStanza,
+    RegisterIdentity, Revoke, UploadEnvelope, VersionView,
 };
 use lexvault_core::grant::{
     Grant, GrantId, GrantTerms, Revocation, Rights, Scope, StanzaDigest, Validity, VerifiedGrant,
@@ -37,6 +37,11 @@ use lexvault_core::signed::{RecordDigest, Signed};
 use sha2::{Digest as _, Sha256};
 
 use crate::client::{Client, ClientError, ClientResult, now, os_rng};
+use crate::log::LogError;
+use crate::transparency::{
+    BoundIdentity, BoundName, Expect, ForeignBinding, LogView, TransparencyError, query_value,
+    verify_identity,
+};
 
 /// Hex of bytes, as paths carry ids and keys.
 #[must_use]
@@ -46,6 +51,15 @@ pub fn hex_id(bytes: &[u8]) -> String {
 
 fn verification(what: impl std::fmt::Display) -> ClientError {
     ClientError::Verification(what.to_string())
+}
+
+/// A failed binding check as the vault reports it: talking to the server
+/// stays a transport or API error; anything else is a verification failure.
+fn unbound(e: TransparencyError) -> ClientError {
+    match e {
+        TransparencyError::Log(LogError::Client(c)) => c,
+        e => verification(e),
+    }
 }
 
 /// A matter's record, grants and revocations, every signature verified.
@@ -120,6 +134,7 @@ pub struct VerifiedDocument {
 pub struct Vault {
     client: Client,
     me: Identity,
+    log: LogView,
 }
 
 impl std::fmt::Debug for Vault {
@@ -132,10 +147,24 @@ impl std::fmt::Debug for Vault {
 }
 
 impl Vault {
-    /// `me`'s view of the server behind `client`.
+    /// `me`'s view of the server behind `client`, with a log state of its
+    /// own that pins the log key and checkpoint on first use.
     #[must_use]
     pub fn new(client: Client, me: Identity) -> Self {
-        Self { client, me }
+        Self::with_log(client, me, LogView::default())
+    }
+
+    /// `me`'s view of the server behind `client`, checking key bindings
+    /// against `log` (shared with whoever saves it).
+    #[must_use]
+    pub fn with_log(client: Client, me: Identity, log: LogView) -> Self {
+        Self { client, me, log }
+    }
+
+    /// The log state this vault checks key bindings against.
+    #[must_use]
+    pub fn log(&self) -> &LogView {
+        &self.log
     }
 
     /// The transport.
@@ -190,26 +219,160 @@ impl Vault {
         Ok((bundle, info.certificate.map(|c| c.to_vec())))
     }
 
-    /// The firm administrator's key bundle.
+    /// The firm administrator's key bundle, bound in the log by the init
+    /// step's entry.
     pub fn administrator(&self) -> ClientResult<VerifiedKeyBundle> {
         let info: IdentityInfo = self.client.get(self.key(), "/v1/admin")?;
-        verify_key_bundle(&info.bundle).map_err(verification)
+        let expect = Expect {
+            as_administrator: true,
+            ..Expect::default()
+        };
+        self.verify_bound(&info, expect)
+            .map(|b| b.bundle)
+            .map_err(unbound)
     }
 
     /// The role the administrator certified `key` with, verified against
-    /// `administrator`; `None` for people who are not staff.
+    /// `administrator` and bound in the log; `None` for people who are not
+    /// staff.
     pub fn role_of(
         &self,
         key: &SigningPublicKey,
         administrator: &SigningPublicKey,
     ) -> ClientResult<Option<Role>> {
-        let (bundle, certificate) = self.identity_of(key)?;
-        match certificate {
+        let bound = self
+            .bound_identity_as(key, Some(administrator))
+            .map_err(unbound)?;
+        match bound.certificate {
             None => Ok(None),
-            Some(c) => verify_member_certificate(&c, administrator, &bundle)
+            Some((c, _)) => verify_member_certificate(&c, administrator, &bound.bundle)
                 .map(|c| Some(c.record().role()))
                 .map_err(verification),
         }
+    }
+
+    // -----------------------------------------------------------------
+    // Key transparency
+
+    fn verify_bound(
+        &self,
+        info: &IdentityInfo,
+        expect: Expect<'_>,
+    ) -> Result<BoundIdentity, TransparencyError> {
+        self.log
+            .update(|state| verify_identity(&self.client, self.key(), state, info, expect))
+    }
+
+    /// The key bundle of `key`, with its binding in the log verified: the
+    /// registration entry publishes exactly this bundle at that key's own
+    /// request, and is included in a checkpoint that opens under the pinned
+    /// log key and is consistent with the pinned checkpoint (spec:
+    /// `spec/log.md` §Key transparency).
+    pub fn bound_identity(
+        &self,
+        key: &SigningPublicKey,
+    ) -> Result<BoundIdentity, TransparencyError> {
+        self.bound_identity_as(key, None)
+    }
+
+    /// [`Self::bound_identity`], and with `administrator` also the served
+    /// member certificate's binding by that administrator.
+    fn bound_identity_as(
+        &self,
+        key: &SigningPublicKey,
+        administrator: Option<&SigningPublicKey>,
+    ) -> Result<BoundIdentity, TransparencyError> {
+        let info: IdentityInfo = self
+            .client
+            .get(
+                self.key(),
+                &format!("/v1/identities/{}", hex_id(key.as_bytes())),
+            )
+            .map_err(LogError::Client)?;
+        let expect = Expect {
+            key: Some(key),
+            administrator,
+            ..Expect::default()
+        };
+        self.verify_bound(&info, expect)
+    }
+
+    /// Refuses, before anything is encrypted to `party` or granted them,
+    /// unless the bundle bound in the log for their key carries exactly
+    /// these keys. This identity itself needs no check.
+    fn require_bound(&self, party: &PublicIdentity) -> ClientResult<()> {
+        if party.signing == self.me.public().signing {
+            return Ok(());
+        }
+        let bound = self.bound_identity(&party.signing).map_err(unbound)?;
+        if bound.bundle.identity() != party {
+            return Err(verification(
+                "the key bundle bound in the log carries another encryption key",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Every binding in the log of this identity's display name (and of
+    /// `login_name`, if it has one) to a key that is not its own. The
+    /// server can leave bindings out of a name lookup; those it shows are
+    /// verified like any other, so an impostor it shows cannot be denied
+    /// later.
+    pub fn foreign_bindings(
+        &self,
+        login_name: Option<&str>,
+    ) -> Result<Vec<ForeignBinding>, TransparencyError> {
+        let me = self.me.public().signing;
+        let own = self.bound_identity(&me)?;
+        let display_name = own.bundle.bundle().display_name().to_owned();
+        let mut foreign = Vec::new();
+        let by_display: IdentityList = self
+            .client
+            .get(
+                self.key(),
+                &format!("/v1/identities?display-name={}", query_value(&display_name)),
+            )
+            .map_err(LogError::Client)?;
+        for info in &by_display.identities {
+            let bound = self.verify_bound(info, Expect::default())?;
+            if bound.bundle.bundle().display_name() != display_name {
+                return Err(TransparencyError::WrongName);
+            }
+            if bound.bundle.identity().signing != me {
+                foreign.push(ForeignBinding {
+                    name: BoundName::DisplayName,
+                    key: bound.bundle.identity().signing,
+                    fingerprint: bound.bundle.fingerprint(),
+                    index: bound.registration_index,
+                });
+            }
+        }
+        if let Some(name) = login_name {
+            let name = crate::login::normalize_login_name(name).map_err(LogError::Client)?;
+            let by_login: IdentityList = self
+                .client
+                .get(
+                    self.key(),
+                    &format!("/v1/identities?login-name={}", query_value(&name)),
+                )
+                .map_err(LogError::Client)?;
+            for info in &by_login.identities {
+                let expect = Expect {
+                    login_name: Some(&name),
+                    ..Expect::default()
+                };
+                let bound = self.verify_bound(info, expect)?;
+                if bound.bundle.identity().signing != me {
+                    foreign.push(ForeignBinding {
+                        name: BoundName::LoginName,
+                        key: bound.bundle.identity().signing,
+                        fingerprint: bound.bundle.fingerprint(),
+                        index: bound.login_index.unwrap_or(bound.registration_index),
+                    });
+                }
+            }
+        }
+        Ok(foreign)
     }
 
     /// As the administrator: certifies `member` with `role`.
@@ -304,6 +467,7 @@ impl Vault {
         rights: Rights,
         validity: Validity,
     ) -> ClientResult<Signed<Grant>> {
+        self.require_bound(to)?;
         let (m, grants, revocations) = self.grants(matter)?;
         let parent = self.authority(&m, &grants, &revocations, &scope)?;
         let mut stanza = None;
@@ -447,6 +611,14 @@ impl Vault {
                 (id, next, Some(last.digest()), carried)
             }
         };
+        // A new party's key is used only once its binding in the log is
+        // verified. Those carried over hold a grant in force whose grantor
+        // signed both their keys into it, checking the binding when it
+        // granted (a share link's key is its creator's own derivation and
+        // has no binding to check).
+        for share in shares {
+            self.require_bound(&share.with)?;
+        }
         let mut rng = os_rng();
         let file_key = FileKey::generate(&mut rng);
         let nonce = *PayloadEncryptor::new(&file_key, &mut rng).nonce();
@@ -686,6 +858,9 @@ impl Vault {
         opened: &OpenedVersion,
         recipients: &[PublicIdentity],
     ) -> ClientResult<()> {
+        for party in recipients {
+            self.require_bound(party)?;
+        }
         let stanzas = recipients
             .iter()
             .map(|p| RecipientStanza {

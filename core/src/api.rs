@@ -62,7 +62,9 @@ pub struct RegisterIdentity {
     pub bundle: ByteVec,
 }
 
-/// `GET /v1/identities/{key}` and `GET /v1/admin`: a published identity.
+/// `GET /v1/identities/{key}` and `GET /v1/admin`: a published identity,
+/// with the log entries that bind it (spec: `spec/log.md` §Key
+/// transparency).
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
 #[cbor(map)]
 pub struct IdentityInfo {
@@ -72,6 +74,60 @@ pub struct IdentityInfo {
     /// The administrator's member certificate, for members of staff.
     #[n(1)]
     pub certificate: Option<ByteVec>,
+    /// The log entries that bind the bundle (and the certificate), with
+    /// their inclusion proofs in one signed checkpoint. Absent from the
+    /// answer to a registration, which carries a receipt instead.
+    #[n(2)]
+    pub bindings: Option<BindingProofs>,
+}
+
+/// The log entries binding a key bundle, and its member certificate when
+/// one is served, each proven included in the same signed checkpoint.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+#[cbor(map)]
+pub struct BindingProofs {
+    /// A signed checkpoint (C2SP signed note) whose tree includes the
+    /// entries below.
+    #[n(0)]
+    pub checkpoint: ByteVec,
+    /// The `registered` (or `administrator-set`) entry whose subject is the
+    /// bundle's record digest.
+    #[n(1)]
+    pub registration: LogInclusion,
+    /// The `certified` entry whose subject is the served certificate's
+    /// record digest.
+    #[n(2)]
+    pub certification: Option<LogInclusion>,
+    /// The newest `password-set` entry of the bundle's key whose subject is
+    /// the login name looked up: only in answers to a lookup by login name.
+    #[n(3)]
+    pub login: Option<LogInclusion>,
+}
+
+/// One log entry with its inclusion proof in a checkpoint given beside it.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+#[cbor(map)]
+pub struct LogInclusion {
+    /// The entry's leaf index.
+    #[n(0)]
+    pub index: u64,
+    /// The entry's canonical bytes (`log_entry::LogEntry`).
+    #[n(1)]
+    pub entry: ByteVec,
+    /// The inclusion proof of the entry in the checkpoint's tree.
+    #[n(2)]
+    pub proof: Vec<ByteArray<32>>,
+}
+
+/// `GET /v1/identities?display-name=…` or `?login-name=…`: every
+/// registered identity the server binds to that name, each with its
+/// binding proofs.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+#[cbor(map)]
+pub struct IdentityList {
+    /// The identities, oldest registration first.
+    #[n(0)]
+    pub identities: Vec<IdentityInfo>,
 }
 
 /// `POST /v1/identities/{key}/certificate`: the administrator certifies a
@@ -598,6 +654,38 @@ pub struct LogProof {
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn identities_with_binding_proofs_round_trip_canonically() {
+        let inclusion = |index| LogInclusion {
+            index,
+            entry: vec![7, 7].into(),
+            proof: vec![[1u8; 32].into(), [2u8; 32].into()],
+        };
+        let info = IdentityInfo {
+            bundle: vec![1].into(),
+            certificate: Some(vec![2].into()),
+            bindings: Some(BindingProofs {
+                checkpoint: b"origin\n3\nroot\n".to_vec().into(),
+                registration: inclusion(0),
+                certification: Some(inclusion(2)),
+                login: None,
+            }),
+        };
+        let list = IdentityList {
+            identities: vec![info.clone()],
+        };
+        let bytes = encode(&list);
+        assert_eq!(decode::<IdentityList>(&bytes).unwrap(), list);
+        // Without proofs, an answer is the one older clients know.
+        let bare = IdentityInfo {
+            bindings: None,
+            ..info
+        };
+        let old_form = encode(&bare);
+        assert_eq!(decode::<IdentityInfo>(&old_form).unwrap(), bare);
+        assert_eq!(old_form.first(), Some(&0xa2), "a map of two fields");
+    }
 
     #[test]
     fn messages_round_trip_canonically() {

@@ -24,6 +24,9 @@ pub const LINK_PASSPHRASE_SALT: &[u8] = b"lexvault/v1/link-passphrase-salt";
 pub const LINK_HKDF_SALT: &[u8] = b"lexvault/v1/link";
 /// SHA-256 prefix of an identity's fingerprint.
 pub const FINGERPRINT: &[u8] = b"lexvault/v1/fingerprint";
+/// SHA-256 prefix of the subject a `password-set` log entry carries: the
+/// digest of the login name it binds.
+pub const LOGIN_NAME_SUBJECT: &[u8] = b"lexvault/v1/login-name";
 
 /// The context an Ed25519 signature is made in.
 ///
@@ -81,6 +84,7 @@ mod tests {
             (LINK_PASSPHRASE_SALT, "lexvault/v1/link-passphrase-salt"),
             (LINK_HKDF_SALT, "lexvault/v1/link"),
             (FINGERPRINT, "lexvault/v1/fingerprint"),
+            (LOGIN_NAME_SUBJECT, "lexvault/v1/login-name"),
             (
                 SignatureContext::KEY_BUNDLE.as_bytes(),
                 "lexvault/v1/key-bundle",

@@ -138,6 +138,7 @@ macro_rules! signed_record {
 pub mod age;
 pub mod api;
 pub mod backup;
+pub mod binding;
 pub mod checkpoint;
 pub mod codec;
 pub mod domain;

@@ -35,6 +35,7 @@ fuzz_target!(|data: &[u8]| {
     check::<LogProof>(data);
     check::<LogBundle>(data);
     check::<IdentityInfo>(data);
+    check::<IdentityList>(data);
     check::<DocumentView>(data);
     check::<ErrorBody>(data);
 });

@@ -175,7 +175,10 @@ async fn refuse_percent_encoding(
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/v1/admin", get(routes::identities::administrator))
-        .route("/v1/identities", post(routes::identities::register))
+        .route(
+            "/v1/identities",
+            post(routes::identities::register).get(routes::identities::by_name),
+        )
         .route("/v1/identities/{key}", get(routes::identities::lookup))
         .route(
             "/v1/identities/{key}/certificate",

@@ -9,6 +9,7 @@
 
 pub mod cli;
 pub mod hand_upload;
+pub mod tamper;
 
 /// The signature header value for a request built by hand to the server at
 /// `addr`: `method` on `target` (path and query) over `body`, signed by
@@ -71,7 +72,7 @@ use std::path::{Path, PathBuf};
 use lexvault_client::client::{Client, os_rng};
 use lexvault_client::vault::Vault;
 use lexvault_core::key_bundle::KeyBundle;
-use lexvault_core::keys::{Identity, SigningSecretKey};
+use lexvault_core::keys::{EncryptionSecretKey, Identity, SigningSecretKey};
 use lexvault_core::membership::Role;
 use lexvault_core::request::BodyDigest;
 use lexvault_server::app::{self, AppState, Limits};
@@ -276,6 +277,22 @@ impl Firm {
         self.admin.certify(&bundle, role).expect("certify");
         vault
     }
+}
+
+/// A second copy of the same keys (an [`Identity`] is not `Clone`).
+#[must_use]
+pub fn same_identity(who: &Identity) -> Identity {
+    Identity::from_keys(
+        SigningSecretKey::from_seed(&who.signing_key().to_seed()),
+        EncryptionSecretKey::from_secret_bytes(&who.encryption_key().to_secret_bytes()),
+    )
+}
+
+/// The same person as `vault` on `server` (another server, or the same
+/// one restarted), with a log state of its own.
+#[must_use]
+pub fn same_person_on(server: &TestServer, vault: &Vault) -> Vault {
+    Vault::new(server.client(), same_identity(vault.identity()))
 }
 
 impl Default for Firm {

@@ -22,14 +22,15 @@ use lexvault_client::vault::{Share, Vault};
 use lexvault_core::api::LogCheckpoint;
 use lexvault_core::checkpoint::Checkpoint;
 use lexvault_core::grant::{Rights, Scope, Validity};
-use lexvault_core::keys::{EncryptionSecretKey, Identity, SigningSecretKey};
+use lexvault_core::keys::{Identity, SigningSecretKey};
 use lexvault_core::log_entry::LogEntry;
 use lexvault_core::matter::MatterId;
 use lexvault_core::membership::Role;
-use lexvault_core::merkle::{self, Hash};
+use lexvault_core::merkle;
 use lexvault_core::request::{ChainPosition, SignedRequest};
 use lexvault_server::app::{AppState, Limits};
-use lexvault_tests::{Firm, TestServer};
+use lexvault_tests::tamper::{append_leaf, open_db, restart};
+use lexvault_tests::{Firm, TestServer, same_person_on};
 use rusqlite::{Connection, params};
 
 /// A firm after some activity, with what its people kept before anyone
@@ -157,43 +158,6 @@ fn position(bundle: &AuditBundle, kind: &str) -> u64 {
 }
 
 /// The same person's vault on a restarted server (a new address).
-fn on(server: &TestServer, vault: &Vault) -> Vault {
-    let me = vault.identity();
-    let identity = Identity::from_keys(
-        SigningSecretKey::from_seed(&me.signing_key().to_seed()),
-        EncryptionSecretKey::from_secret_bytes(&me.encryption_key().to_secret_bytes()),
-    );
-    Vault::new(server.client(), identity)
-}
-
-fn open_db(data: &tempfile::TempDir) -> Connection {
-    let db = Connection::open(data.path().join("lexvault.sqlite3")).unwrap();
-    // What the schema forbids, the disk's owner can undo: every
-    // append-only trigger goes.
-    let triggers: Vec<String> = db
-        .prepare("SELECT name FROM sqlite_master WHERE type = 'trigger'")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
-    assert!(triggers.len() >= 4, "{triggers:?}");
-    for name in triggers {
-        db.execute_batch(&format!("DROP TRIGGER \"{name}\";"))
-            .unwrap();
-    }
-    db
-}
-
-/// Stops the server, lets `tamper` edit its database, and restarts it.
-fn restart(server: TestServer, tamper: impl FnOnce(&Connection)) -> TestServer {
-    let data = server.stop();
-    let db = open_db(&data);
-    tamper(&db);
-    drop(db);
-    TestServer::start_in(data, Limits::default())
-}
-
 fn leaf(db: &Connection, idx: u64) -> (Vec<u8>, Vec<u8>) {
     db.query_row(
         "SELECT entry, hash FROM log_leaves WHERE idx = ?1",
@@ -211,61 +175,6 @@ fn set_leaf(db: &Connection, idx: u64, entry: &[u8], hash: &[u8]) {
         )
         .unwrap();
     assert_eq!(n, 1);
-}
-
-/// Appends a leaf as the server would: the leaf, the perfect subtrees it
-/// completes, and its event row, so every proof the server builds from
-/// the stored nodes is well formed.
-fn append_leaf(db: &Connection, entry: &LogEntry) {
-    let mut leaves: Vec<Hash> = {
-        let mut stmt = db
-            .prepare("SELECT hash FROM log_leaves ORDER BY idx")
-            .unwrap();
-        stmt.query_map([], |r| r.get::<_, Vec<u8>>(0))
-            .unwrap()
-            .map(|h| h.unwrap().try_into().unwrap())
-            .collect()
-    };
-    let index = leaves.len() as u64;
-    assert_eq!(entry.index, index, "the forged entry names its own index");
-    let bytes = entry.to_bytes();
-    let hash = merkle::leaf_hash(&bytes);
-    db.execute(
-        "INSERT INTO log_leaves (idx, entry, hash) VALUES (?1, ?2, ?3)",
-        params![index as i64, bytes, hash.as_slice()],
-    )
-    .unwrap();
-    leaves.push(hash);
-    let size = leaves.len();
-    let mut level = 1u32;
-    while size.is_multiple_of(1 << level) {
-        let start = size - (1 << level);
-        db.execute(
-            "INSERT INTO log_nodes (level, idx, hash) VALUES (?1, ?2, ?3)",
-            params![
-                level,
-                (start >> level) as i64,
-                merkle::root(&leaves[start..size]).as_slice()
-            ],
-        )
-        .unwrap();
-        level += 1;
-    }
-    db.execute(
-        "INSERT INTO events (at, kind, actor, matter_id, document_id, version, subject, request)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        params![
-            entry.at as i64,
-            entry.kind,
-            entry.actor.as_slice(),
-            entry.matter_id.as_ref().map(|m| m.to_vec()),
-            entry.document_id.as_ref().map(|d| d.to_vec()),
-            entry.document_version,
-            entry.subject.as_ref().map(|s| s.to_vec()),
-            entry.evidence.to_vec(),
-        ],
-    )
-    .unwrap();
 }
 
 /// The client syncs with the restarted server from its pinned state.
@@ -328,7 +237,7 @@ fn control_an_untouched_database_passes_every_check() {
     assert!(report.is_clean(), "{report}");
     assert_eq!(report.checkpoints_verified, 1, "one distinct checkpoint");
     // The matter's events verify for its creator.
-    let attorney = on(&scene.server, &scene.attorney);
+    let attorney = same_person_on(&scene.server, &scene.attorney);
     assert!(!attorney.events(&scene.matter).unwrap().is_empty());
 
     // An honest append after the restart is consistent, and still clean.
@@ -423,7 +332,7 @@ fn a_rewritten_event_row_does_not_change_the_events_view() {
 
     // The view is served from the log entries, not from the rewritten row:
     // it still names the real actor of the download.
-    let attorney = on(&scene.server, &scene.attorney);
+    let attorney = same_person_on(&scene.server, &scene.attorney);
     let events = attorney.events(&scene.matter).unwrap();
     let shown = events
         .iter()
@@ -496,7 +405,7 @@ fn a_deleted_middle_leaf_stops_the_server_from_starting() {
     let scene = scene();
     let download = position(&scene.before, "downloaded");
     let data = scene.server.stop();
-    let db = open_db(&data);
+    let db = open_db(data.path());
     db.execute("DELETE FROM log_leaves WHERE idx = ?1", [download as i64])
         .unwrap();
     db.execute("DELETE FROM events WHERE seq = ?1", [download as i64 + 1])

@@ -12,13 +12,13 @@ use std::time::Duration;
 
 use lexvault_client::vault::{Vault, decrypt_payload, hex_id};
 use lexvault_core::api::{self, ErrorBody};
-use lexvault_core::keys::{EncryptionSecretKey, Identity, SigningSecretKey};
+use lexvault_core::keys::SigningSecretKey;
 use lexvault_core::manifest::DocumentId;
 use lexvault_core::membership::Role;
 use lexvault_core::request::SIGNATURE_HEADER;
 use lexvault_server::app::Limits;
 use lexvault_tests::hand_upload::HandUpload;
-use lexvault_tests::{Firm, TestServer, file_names};
+use lexvault_tests::{Firm, TestServer, file_names, same_identity};
 
 /// How often, and how long apart, to look for the server having noticed
 /// something: a bound on waiting, not a timing assertion.
@@ -54,13 +54,6 @@ fn head_and_envelope(u: &HandUpload, key: &SigningSecretKey, addr: SocketAddr) -
 fn status_of(response: &[u8]) -> u16 {
     let line = response.split(|b| *b == b'\n').next().unwrap();
     std::str::from_utf8(&line[9..12]).unwrap().parse().unwrap()
-}
-
-fn same_identity(who: &Identity) -> Identity {
-    Identity::from_keys(
-        SigningSecretKey::from_seed(&who.signing_key().to_seed()),
-        EncryptionSecretKey::from_secret_bytes(&who.encryption_key().to_secret_bytes()),
-    )
 }
 
 fn download(vault: &Vault, id: &DocumentId) -> Vec<u8> {

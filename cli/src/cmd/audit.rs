@@ -50,18 +50,17 @@ fn log_failure(e: &LogError) -> Failure {
 /// prints both signed checkpoints.
 pub fn after_call(ctx: &Context, vault: &Vault) -> Result<(), Failure> {
     let receipts = vault.client().take_receipts();
-    if receipts.is_empty() {
-        return Ok(());
-    }
-    let mut state = load_state(ctx)?;
-    let result = LogMonitor::check_receipts(
-        vault.client(),
-        vault.identity().signing_key(),
-        &mut state,
-        receipts,
-    );
-    // Whatever verified before a failure stays pinned.
-    save_state(ctx, &state)?;
+    let result = vault.log().update(|state| {
+        LogMonitor::check_receipts(
+            vault.client(),
+            vault.identity().signing_key(),
+            state,
+            receipts,
+        )
+    });
+    // Whatever verified before a failure stays pinned, binding proofs'
+    // checkpoints included.
+    save_state(ctx, &vault.log().snapshot())?;
     result.map_err(|e| log_failure(&e))?;
     // The receipts verified: the chain position they moved to is kept.
     let me = vault.identity().public().signing;
@@ -82,14 +81,9 @@ pub fn export(ctx: &Context, output: &Path, checkpoints: &[PathBuf]) -> Result<(
         );
     }
     let vault = ctx.vault()?;
-    let mut state = load_state(ctx)?;
-    let result = audit::export(
-        vault.client(),
-        vault.identity().signing_key(),
-        &mut state,
-        extra,
-    );
-    save_state(ctx, &state)?;
+    let result = vault.log().update(|state| {
+        audit::export(vault.client(), vault.identity().signing_key(), state, extra)
+    });
     after_call(ctx, &vault)?;
     let bundle = result.map_err(|e| match e {
         audit::AuditError::Log(e) => log_failure(&e),

@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 
 use indicatif::{ProgressBar, ProgressStyle};
 use lexvault_client::client::{Client, now, os_rng};
+use lexvault_client::log::LogMonitor;
+use lexvault_client::transparency::{ForeignBinding, LogView};
 use lexvault_client::vault::{OpenedVersion, Share, Vault, decrypt_payload, hex_id};
 use lexvault_core::age::{self, Decryptor, Header, StreamReader};
 use lexvault_core::backup::SealedBackup;
@@ -49,7 +51,9 @@ impl Context {
         Ok(Client::new(&self.profile.server(self.server.as_deref())?)?)
     }
 
-    /// Unlocks the identity and connects.
+    /// Unlocks the identity and connects, checking key bindings against
+    /// the profile's pinned log state (saved by
+    /// [`super::audit::after_call`]).
     pub fn vault(&self) -> Result<Vault, Failure> {
         let client = self.client()?;
         let password = self.password.read("Password", false)?;
@@ -57,7 +61,8 @@ impl Context {
         if let Some(position) = self.profile.chain_position(client.base_url()) {
             client.hold_position(&identity.public().signing, position);
         }
-        Ok(Vault::new(client, identity))
+        let log = LogView::new(super::audit::load_state(self)?);
+        Ok(Vault::with_log(client, identity, log))
     }
 
     fn progress(&self, len: u64, what: &str) -> ProgressBar {
@@ -921,10 +926,64 @@ pub fn revoke(ctx: &Context, matter: &str, grant: &str) -> Result<(), Failure> {
     Ok(())
 }
 
-/// `lexvault log MATTER`: the matter's events with their actors.
-pub fn log(ctx: &Context, matter: &str) -> Result<(), Failure> {
-    let matter = parse_matter(matter)?;
+/// Looks in the log for bindings of this identity's display name and
+/// login name to other keys, and warns loudly about each on stderr.
+fn own_name_alarm(ctx: &Context, vault: &Vault) -> Result<Vec<ForeignBinding>, Failure> {
+    let foreign = vault
+        .foreign_bindings(ctx.profile.settings.login_name.as_deref())
+        .map_err(|e| Failure::new(format!("cannot check the log for your names: {e}")))?;
+    for f in &foreign {
+        eprintln!(
+            "WARNING: the log binds your {} to a key that is not yours: fingerprint {}, key {},              log entry {}. If you did not make this key, tell the firm's administrator now.",
+            f.name.label().replace('-', " "),
+            f.fingerprint,
+            hex_id(f.key.as_bytes()),
+            f.index
+        );
+    }
+    Ok(foreign)
+}
+
+fn foreign_json(foreign: &[ForeignBinding]) -> serde_json::Value {
+    json!(
+        foreign
+            .iter()
+            .map(|f| json!({
+                "name": f.name.label(),
+                "key": hex_id(f.key.as_bytes()),
+                "fingerprint": f.fingerprint.to_string(),
+                "index": f.index,
+            }))
+            .collect::<Vec<_>>()
+    )
+}
+
+/// `lexvault log [MATTER]`: syncs with the log (consistency with the
+/// pinned checkpoint), warns about every binding of this identity's names
+/// to another key, and shows the matter's events with their actors.
+pub fn log(ctx: &Context, matter: Option<&str>) -> Result<(), Failure> {
+    let matter = matter.map(parse_matter).transpose()?;
     let vault = ctx.vault()?;
+    vault
+        .log()
+        .update(|state| LogMonitor::sync(vault.client(), vault.identity().signing_key(), state))
+        .map_err(|e| Failure::new(format!("refusing to continue: {e}")))?;
+    let foreign = own_name_alarm(ctx, &vault)?;
+    let Some(matter) = matter else {
+        super::audit::after_call(ctx, &vault)?;
+        let human = if foreign.is_empty() {
+            "The log is consistent with what this device saw before; no other key is bound to \
+             your names."
+                .to_owned()
+        } else {
+            format!("{} binding(s) of your names to other keys", foreign.len())
+        };
+        ctx.emit(
+            &human,
+            &json!({ "foreign_bindings": foreign_json(&foreign) }),
+        );
+        return Ok(());
+    };
     let events = vault.events(&matter)?;
     let mut names: std::collections::HashMap<[u8; 32], String> = std::collections::HashMap::new();
     let mut rows = Vec::new();
@@ -964,6 +1023,8 @@ pub fn log(ctx: &Context, matter: &str) -> Result<(), Failure> {
         }));
     }
     super::audit::after_call(ctx, &vault)?;
+    // The events stay a JSON array, as scripts read them; the warnings went
+    // to stderr, and `lexvault log` without a matter lists them as JSON.
     ctx.emit(&lines.join("\n"), &json!(rows));
     Ok(())
 }

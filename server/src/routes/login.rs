@@ -23,6 +23,7 @@ use lexvault_core::api::{
     PasswordRegistrationResponse, PasswordRegistrationStart,
 };
 use lexvault_core::backup::{Argon2Params, BackupError, SealedBackup};
+use lexvault_core::binding::login_name_subject;
 use lexvault_core::login::{
     CredentialFinalization, CredentialRequest, PasswordFile, RegistrationRequest,
     RegistrationUpload, ServerLogin, ServerSetup, server_registration_response,
@@ -240,13 +241,15 @@ async fn registration_finish(
         .map_err(|_| malformed("registration upload"))?;
     let backup = parse_backup(&call.body.sealed_backup)?;
     require_registered(&state, &call.caller).await?;
+    let subject = login_name_subject(&name);
     let password = NewPassword {
         login_name: name,
         signing_key: call.caller.key_bytes(),
         password_file: PasswordFile::from_upload(upload).to_bytes(),
         sealed_backup: backup.to_bytes(),
     };
-    let ev = event(EventKind::PasswordSet, &call.caller, state.now());
+    let mut ev = event(EventKind::PasswordSet, &call.caller, state.now());
+    ev.subject = Some(subject);
     match state.store(move |s| s.set_password(password, ev)).await? {
         SetPassword::Stored => Ok(StatusCode::NO_CONTENT.into_response()),
         SetPassword::NameTaken => Err(name_taken()),

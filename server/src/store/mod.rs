@@ -16,12 +16,14 @@
 //! keeps the few fields it must query by (ids, keys, digests) beside them.
 //! Nothing in here can read a document, a file name or a key.
 
+pub mod bindings;
 pub mod blobs;
 pub mod links;
 pub mod log;
 pub mod login;
 pub mod sqlite;
 
+pub use bindings::BindingStore;
 pub use links::LinkStore;
 pub use log::{Appended, LogStore, ReceiptSlot};
 pub use login::LoginStore;
@@ -359,12 +361,26 @@ impl ActorHead {
 
 /// Everything the server stores besides blobs.
 pub trait MetadataStore:
-    IdentityStore + MatterStore + DocumentStore + EventLog + LinkStore + LoginStore + LogStore
+    IdentityStore
+    + MatterStore
+    + DocumentStore
+    + EventLog
+    + LinkStore
+    + LoginStore
+    + LogStore
+    + BindingStore
 {
 }
 
 impl<T> MetadataStore for T where
-    T: IdentityStore + MatterStore + DocumentStore + EventLog + LinkStore + LoginStore + LogStore
+    T: IdentityStore
+        + MatterStore
+        + DocumentStore
+        + EventLog
+        + LinkStore
+        + LoginStore
+        + LogStore
+        + BindingStore
 {
 }
 

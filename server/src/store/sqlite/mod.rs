@@ -14,6 +14,7 @@
 //! created and upgraded by the embedded [`MIGRATIONS`] at open, tracked by
 //! `PRAGMA user_version`.
 
+mod bindings;
 mod links;
 mod log;
 mod login;
@@ -44,6 +45,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/0003_login.sql"),
     include_str!("../../../migrations/0004_log.sql"),
     include_str!("../../../migrations/0005_actor_chains.sql"),
+    include_str!("../../../migrations/0006_bindings.sql"),
 ];
 
 /// How many reader connections to keep open.
