@@ -9,6 +9,7 @@
 
 pub mod cli;
 pub mod hand_upload;
+pub mod synthetic_log;
 
 /// The sorted file names in `dir` (blobs, staged files).
 ///
