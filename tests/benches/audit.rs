@@ -92,7 +92,12 @@ fn main() {
             assert!(
                 report.is_clean(),
                 "the synthetic history must verify clean:\n{}",
-                report.violations.iter().take(20).map(|v| format!("{v}\n")).collect::<String>()
+                report
+                    .violations
+                    .iter()
+                    .take(20)
+                    .map(|v| format!("{v}\n"))
+                    .collect::<String>()
             );
             assert_eq!(report.tree_size, bundle.entries.len() as u64);
         }
@@ -157,8 +162,10 @@ fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("model name").map(|v| v.trim_start_matches([' ', '\t', ':']).to_owned()))
+            s.lines().find_map(|l| {
+                l.strip_prefix("model name")
+                    .map(|v| v.trim_start_matches([' ', '\t', ':']).to_owned())
+            })
         })
         .unwrap_or_else(|| "unknown CPU".into());
     let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);

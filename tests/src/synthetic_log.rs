@@ -387,7 +387,10 @@ impl LogBuilder {
             version: record.wrapped_key().map(|w| w.version.get()),
             subject: Some(grant.digest()),
         };
-        let path = format!("/v1/matters/{}/grants", hex_id(record.matter_id().as_bytes()));
+        let path = format!(
+            "/v1/matters/{}/grants",
+            hex_id(record.matter_id().as_bytes())
+        );
         self.request_entry("granted", actor, "POST", &path, grant.as_bytes(), about)
     }
 
@@ -459,14 +462,7 @@ impl LogBuilder {
             subject: Some(manifest.digest()),
         };
         let path = format!("/v1/documents/{}/versions", hex_id(document.as_bytes()));
-        self.request_entry(
-            "uploaded",
-            actor,
-            "POST",
-            &path,
-            manifest.as_bytes(),
-            about,
-        );
+        self.request_entry("uploaded", actor, "POST", &path, manifest.as_bytes(), about);
         manifest
     }
 
@@ -757,7 +753,11 @@ pub fn firm_history(entries: u64, seed: u64) -> AuditBundle {
                     (Scope::Matter, Rights::ALL, other)
                 } else {
                     let d = &state.documents[dice.below(state.documents.len())];
-                    (Scope::Document(d.id), Rights::VIEW | Rights::DOWNLOAD, grantee)
+                    (
+                        Scope::Document(d.id),
+                        Rights::VIEW | Rights::DOWNLOAD,
+                        grantee,
+                    )
                 };
                 let grant = log.make_grant(
                     people[who].signing_key(),
@@ -782,7 +782,9 @@ pub fn firm_history(entries: u64, seed: u64) -> AuditBundle {
                 log.revoked(people[state.creator].signing_key(), &revoked.grant);
                 // Everything that rested on it goes with it.
                 let gone = revoked.grant.digest();
-                state.held.retain(|h| h.grant.record().parent() != Some(&gone));
+                state
+                    .held
+                    .retain(|h| h.grant.record().parent() != Some(&gone));
                 for l in &mut state.links {
                     if l.parent == Some(gone) {
                         l.revoked = true;
