@@ -6,15 +6,19 @@
 //! revocations, uploads, views, downloads and share links, with signed
 //! checkpoints at every tenth of the log), caches it in the target
 //! directory, checks that `lexvault_client::audit::verify` reports it
-//! clean, then times `verify` (the median of several runs) on one thread
+//! clean, then times `verify_with` (the median of several runs) with
+//! strict one-by-one and with batch signature verification, on one thread
 //! and on all of the machine's, and samples the process's peak resident
-//! memory (`VmHWM`, reset before each run) while it runs. The results go
+//! memory (`VmHWM`, reset before each run) and the CPU time it used (the
+//! machine may be shared: CPU time says what the verification cost when
+//! wall time includes waiting for a core). The results go
 //! to standard output as a markdown table. See `docs/benchmarks.md`.
 //!
 //! Environment knobs: `LEXVAULT_BENCH_AUDIT_ENTRIES` (default 1000000),
 //! `LEXVAULT_BENCH_RUNS` (runs per setting, default 3),
 //! `LEXVAULT_BENCH_AUDIT_THREADS` (comma-separated thread counts, default
-//! 1 and all),
+//! 1 and all), `LEXVAULT_BENCH_AUDIT_CHECKS` (`strict`, `batch`; default
+//! both),
 //! `LEXVAULT_BENCH_AUDIT_REBUILD=1` (build the history again even if
 //! cached).
 
@@ -29,7 +33,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use lexvault_client::audit::{self, AuditBundle, VerifyOptions};
+use lexvault_client::audit::{self, AuditBundle, SignatureCheck, VerifyOptions};
 use lexvault_client::log;
 
 fn main() {
@@ -80,14 +84,24 @@ fn main() {
         .ok()
         .map(|v| v.split(',').filter_map(|t| t.trim().parse().ok()).collect())
         .unwrap_or_else(|| if cores > 1 { vec![1, cores] } else { vec![1] });
-    for threads in settings {
+    let checks: Vec<SignatureCheck> = match std::env::var("LEXVAULT_BENCH_AUDIT_CHECKS").as_deref()
+    {
+        Ok("strict") => vec![SignatureCheck::Strict],
+        Ok("batch") => vec![SignatureCheck::Batch],
+        _ => vec![SignatureCheck::Strict, SignatureCheck::Batch],
+    };
+    for (threads, check) in settings
+        .iter()
+        .flat_map(|t| checks.iter().map(move |c| (*t, *c)))
+    {
         let mut times = Vec::new();
         let mut peak = 0;
         for _ in 0..runs {
             reset_peak_rss();
+            let cpu_before = cpu_seconds();
             let started = Instant::now();
-            let report = audit::verify(&bundle, &options(threads));
-            times.push(started.elapsed());
+            let report = audit::verify_with(&bundle, &options(threads), check);
+            times.push((started.elapsed(), cpu_seconds() - cpu_before));
             peak = peak.max(status_kib("VmHWM"));
             assert!(
                 report.is_clean(),
@@ -101,9 +115,9 @@ fn main() {
             );
             assert_eq!(report.tree_size, bundle.entries.len() as u64);
         }
-        times.sort();
+        times.sort_by(|a, b| a.0.cmp(&b.0));
         let median = times[times.len() / 2];
-        rows.push((threads, median, peak));
+        rows.push((threads, check, median, peak));
     }
 
     let n = bundle.entries.len() as f64;
@@ -119,13 +133,22 @@ fn main() {
         resident_before as f64 / 1024.0,
     );
     println!();
-    println!("| threads | median time | entries/s | peak RSS during verify |");
-    println!("|---|---|---|---|");
-    for (threads, median, peak) in &rows {
+    println!(
+        "| signatures | threads | median time | entries/s | CPU time of that run | \
+         entries per CPU-second | peak RSS during verify |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    for (threads, check, median, peak) in &rows {
+        let check = match check {
+            SignatureCheck::Strict => "strict, one by one",
+            _ => "batches of 256",
+        };
         println!(
-            "| {threads} | {:.2} s | {:.0} | {:.0} MiB |",
-            median.as_secs_f64(),
-            n / median.as_secs_f64().max(1e-9),
+            "| {check} | {threads} | {:.2} s | {:.0} | {:.1} s | {:.0} | {:.0} MiB |",
+            median.0.as_secs_f64(),
+            n / median.0.as_secs_f64().max(1e-9),
+            median.1,
+            n / median.1.max(1e-9),
             *peak as f64 / 1024.0
         );
     }
@@ -150,6 +173,23 @@ fn status_kib(field: &str) -> u64 {
         })
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0)
+}
+
+/// User and system CPU time of the whole process so far, every thread
+/// (exited ones included), from `/proc/self/stat` (clock ticks of 1/100 s).
+fn cpu_seconds() -> f64 {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            // Fields after the parenthesised command name; utime and stime
+            // are the 14th and 15th fields of the line.
+            let rest = s.rsplit_once(')')?.1;
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            let utime: f64 = fields.get(11)?.parse().ok()?;
+            let stime: f64 = fields.get(12)?.parse().ok()?;
+            Some((utime + stime) / 100.0)
+        })
+        .unwrap_or(0.0)
 }
 
 /// Resets `VmHWM` to the current resident size (Linux ≥ 4.0), so the next
