@@ -1665,9 +1665,8 @@ impl<'a> AccessReplay<'a> {
             claimer
                 .is_some()
                 .then(|| "opened by the link's key after it was claimed".to_owned())
-        } else if claimer == Some(event.actor) {
-            None
-        } else if claimer.is_none() && opens_by_link_key == 1 {
+        } else if claimer == Some(event.actor) || (claimer.is_none() && opens_by_link_key == 1) {
+            // The claimer, or the key claiming it after the first open.
             None
         } else {
             Some(format!(

@@ -115,7 +115,7 @@ fn main() {
             );
             assert_eq!(report.tree_size, bundle.entries.len() as u64);
         }
-        times.sort_by(|a, b| a.0.cmp(&b.0));
+        times.sort_by_key(|t| t.0);
         let median = times[times.len() / 2];
         rows.push((threads, check, median, peak));
     }
