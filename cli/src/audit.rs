@@ -29,19 +29,20 @@ use std::fmt;
 
 use lexvault_core::api::{self, LogBundle, Receipt};
 use lexvault_core::checkpoint::{self, WitnessKey};
-use lexvault_core::grant::{self, Grant, Revocation, Rights};
+use lexvault_core::grant::{self, ChainError, Grant, GrantLookup, Revocation, Rights, Scope};
 use lexvault_core::key_bundle;
 use lexvault_core::keys::{SigningPublicKey, SigningSecretKey};
-use lexvault_core::log_entry::LogEntry;
-use lexvault_core::manifest::{self, DocumentId};
+use lexvault_core::log_entry::{LogEntry, LogEntryError};
+use lexvault_core::manifest::{self, DocumentId, Manifest, VersionNumber};
 use lexvault_core::matter::{self, MatterId, VerifiedMatter};
 use lexvault_core::membership::MemberCertificate;
 use lexvault_core::merkle::{self, CompactTree, Hash};
 use lexvault_core::note::NoteVerifier;
-use lexvault_core::request::SignedRequest;
-use lexvault_core::signed::{RecordDigest, Signed};
+use lexvault_core::request::{ChainPosition, Request, SignedRequest};
+use lexvault_core::signed::{self, RecordDigest, Signed, SignedRecordError};
 use minicbor::bytes::ByteVec;
 use minicbor::{Decode, Encode};
+use sha2::{Digest as _, Sha256};
 
 use crate::client::{Client, ClientError};
 use crate::log::{self, LogError, LogMonitor, LogState};
@@ -179,6 +180,19 @@ pub struct VerifyOptions {
     pub threads: usize,
 }
 
+/// How [`verify_with`] checks the signatures of the entries' evidence.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SignatureCheck {
+    /// In Ed25519 batches, each failing batch verified again one by one to
+    /// name the entry (see `spec/log.md` §Audit bundles for how this
+    /// differs from the strict policy).
+    #[default]
+    Batch,
+    /// One by one, under the strict policy of `spec/signatures.md`.
+    Strict,
+}
+
 /// What kind of rule an audit finding breaks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -214,12 +228,54 @@ pub enum ViolationKind {
     /// A view or download not covered by the matter's creator or a grant in
     /// force at the time.
     AccessWithoutGrant,
+    /// An upload by someone who is neither the matter's creator nor holds a
+    /// grant with the upload right over the document in force at the time.
+    UploadWithoutRight,
+    /// An uploaded version that does not follow the document's latest
+    /// version in the log (or starts a document at another version than 1).
+    VersionOutOfOrder,
+    /// A grant stored whose chain confers no authority at the time, or
+    /// that the caller of the grant call did not sign.
+    GrantWithoutAuthority,
+    /// A revocation by someone not allowed to revoke that grant, or not
+    /// signed by the caller.
+    RevocationWithoutAuthority,
+    /// A share link created by someone without the share right over the
+    /// document at the time.
+    ShareWithoutRight,
+    /// A share link whose grant is not one the server accepts: not signed
+    /// by the caller, not exactly view and download on the entry's one
+    /// document, not ending within the longest lifetime, or not bound to
+    /// the document's latest version.
+    InvalidLinkGrant,
+    /// A share-link entry that names no link created before it.
+    UnknownLink,
+    /// A share link opened or its payload fetched after it was revoked, or
+    /// after its grant (or one up its chain) was.
+    LinkUsedAfterRevocation,
+    /// A share link opened or its payload fetched after it expired.
+    LinkUsedAfterExpiry,
+    /// A share link used while its grant's chain does not hold.
+    LinkGrantNotInForce,
+    /// A share link opened by a key that is neither the link's nor the key
+    /// that claimed it.
+    LinkUsedByWrongKey,
+    /// A share link's payload fetched by a key that did not open the link
+    /// within the download ticket's lifetime before.
+    LinkDownloadWithoutOpen,
+    /// A share link revoked by someone other than its creator or the
+    /// matter's creator.
+    LinkRevocationWithoutAuthority,
     /// A receipt is malformed or its checkpoint does not verify.
     InvalidReceipt,
     /// A receipt's entry is not the bundle's entry at its index.
     ReceiptMismatch,
     /// A receipt's checkpoint is not consistent with the bundle's history.
     ReceiptFork,
+    /// An actor's request does not follow its previous one: a sequence
+    /// number skipped or repeated, or a previous-entry hash that is not the
+    /// actor's previous entry — an entry dropped, reordered or replayed.
+    ActorChainBreak,
     /// A login name the log bound to one key is bound to another key later.
     LoginNameRebound,
 }
@@ -244,9 +300,23 @@ impl ViolationKind {
             Self::SubjectMismatch => "subject-mismatch",
             Self::UnreferencedRecord => "unreferenced-record",
             Self::AccessWithoutGrant => "access-without-grant",
+            Self::UploadWithoutRight => "upload-without-right",
+            Self::VersionOutOfOrder => "version-out-of-order",
+            Self::GrantWithoutAuthority => "grant-without-authority",
+            Self::RevocationWithoutAuthority => "revocation-without-authority",
+            Self::ShareWithoutRight => "share-without-right",
+            Self::InvalidLinkGrant => "invalid-link-grant",
+            Self::UnknownLink => "unknown-link",
+            Self::LinkUsedAfterRevocation => "link-used-after-revocation",
+            Self::LinkUsedAfterExpiry => "link-used-after-expiry",
+            Self::LinkGrantNotInForce => "link-grant-not-in-force",
+            Self::LinkUsedByWrongKey => "link-used-by-wrong-key",
+            Self::LinkDownloadWithoutOpen => "link-download-without-open",
+            Self::LinkRevocationWithoutAuthority => "link-revocation-without-authority",
             Self::InvalidReceipt => "invalid-receipt",
             Self::ReceiptMismatch => "receipt-mismatch",
             Self::ReceiptFork => "receipt-fork",
+            Self::ActorChainBreak => "actor-chain-break",
             Self::LoginNameRebound => "login-name-rebound",
         }
     }
@@ -291,6 +361,9 @@ pub struct AuditReport {
     pub tree_size: u64,
     /// Views and downloads whose authority was replayed.
     pub accesses_checked: u64,
+    /// Uploads, grants, revocations and share-link entries whose authority
+    /// was replayed.
+    pub authority_checked: u64,
     /// Receipts checked.
     pub receipts: u64,
     /// Whether the log key came from the bundle itself.
@@ -332,6 +405,7 @@ impl AuditReport {
             "checkpoints_verified": self.checkpoints_verified,
             "tree_size": self.tree_size,
             "accesses_checked": self.accesses_checked,
+            "authority_checked": self.authority_checked,
             "receipts": self.receipts,
             "unpinned_key": self.unpinned_key,
             "violations": self.violations.iter().map(|v| serde_json::json!({
@@ -354,12 +428,13 @@ impl fmt::Display for AuditReport {
         writeln!(
             f,
             "{} entries, {} records, {} checkpoints verified (tree size {}), {} accesses \
-             checked, {} receipts",
+             and {} other acts of authority checked, {} receipts",
             self.entries,
             self.records,
             self.checkpoints_verified,
             self.tree_size,
             self.accesses_checked,
+            self.authority_checked,
             self.receipts
         )?;
         if self.violations.is_empty() {
@@ -382,32 +457,57 @@ enum Record {
     Matter(VerifiedMatter),
     Grant(Signed<Grant>),
     Revocation(Signed<Revocation>),
-    Manifest(MatterId),
+    Manifest(Signed<Manifest>),
+    Certificate,
+    KeyBundle,
+}
+
+/// The record types entries name, to parse each record as the type its
+/// entries expect before trying every type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum RecordType {
+    Matter,
+    Grant,
+    Revocation,
+    Manifest,
     Certificate,
     KeyBundle,
 }
 
 impl Record {
-    fn parse(bytes: &[u8]) -> Option<Self> {
-        if let Ok(m) = matter::verify_matter(bytes) {
-            return Some(Self::Matter(m));
+    /// Parses `bytes` as `expected` if given and it fits, else as any type.
+    /// Every attempt verifies a signature, so the right first guess saves
+    /// up to five verifications a record.
+    fn parse(bytes: &[u8], expected: Option<RecordType>) -> Option<Self> {
+        if let Some(record) = expected.and_then(|t| Self::parse_as(t, bytes)) {
+            return Some(record);
         }
-        if let Ok(g) = grant::parse_grant(bytes) {
-            return Some(Self::Grant(g));
+        [
+            RecordType::Matter,
+            RecordType::Grant,
+            RecordType::Revocation,
+            RecordType::Manifest,
+            RecordType::Certificate,
+            RecordType::KeyBundle,
+        ]
+        .into_iter()
+        .filter(|t| Some(*t) != expected)
+        .find_map(|t| Self::parse_as(t, bytes))
+    }
+
+    fn parse_as(kind: RecordType, bytes: &[u8]) -> Option<Self> {
+        match kind {
+            RecordType::Matter => matter::verify_matter(bytes).ok().map(Self::Matter),
+            RecordType::Grant => grant::parse_grant(bytes).ok().map(Self::Grant),
+            RecordType::Revocation => grant::parse_revocation(bytes).ok().map(Self::Revocation),
+            RecordType::Manifest => manifest::verify_manifest(bytes).ok().map(Self::Manifest),
+            RecordType::Certificate => Signed::<MemberCertificate>::from_bytes(bytes)
+                .ok()
+                .map(|_| Self::Certificate),
+            RecordType::KeyBundle => key_bundle::verify_key_bundle(bytes)
+                .ok()
+                .map(|_| Self::KeyBundle),
         }
-        if let Ok(r) = grant::parse_revocation(bytes) {
-            return Some(Self::Revocation(r));
-        }
-        if let Ok(m) = manifest::verify_manifest(bytes) {
-            return Some(Self::Manifest(*m.record().matter_id()));
-        }
-        if Signed::<MemberCertificate>::from_bytes(bytes).is_ok() {
-            return Some(Self::Certificate);
-        }
-        if key_bundle::verify_key_bundle(bytes).is_ok() {
-            return Some(Self::KeyBundle);
-        }
-        None
     }
 
     /// The matter a record belongs to, for the records that have one.
@@ -416,7 +516,7 @@ impl Record {
             Self::Matter(m) => Some(*m.id()),
             Self::Grant(g) => Some(*g.record().matter_id()),
             Self::Revocation(r) => Some(*r.record().matter_id()),
-            Self::Manifest(m) => Some(*m),
+            Self::Manifest(m) => Some(*m.record().matter_id()),
             Self::Certificate | Self::KeyBundle => None,
         }
     }
@@ -433,85 +533,217 @@ impl Record {
     }
 }
 
-/// The record type an entry of `kind` names as its subject, if the kind
-/// names one the bundle must hold.
-fn subject_type(kind: &str) -> Option<&'static str> {
-    match kind {
-        "matter-created" => Some("matter"),
-        "granted" => Some("grant"),
-        // The server names the revoked grant (see `AccessReplay::apply`);
-        // a revocation record is accepted too.
-        "revoked" => Some("grant or revocation"),
-        "uploaded" => Some("manifest"),
-        "certified" => Some("member certificate"),
-        "registered" | ADMINISTRATOR_SET => Some("key bundle"),
-        _ => None,
+/// The entry kinds the replay acts on (spec: `spec/api.md` §Events).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    AdministratorSet,
+    Registered,
+    Certified,
+    MatterCreated,
+    Granted,
+    Revoked,
+    Uploaded,
+    Viewed,
+    Downloaded,
+    LinkCreated,
+    LinkOpened,
+    LinkDownloaded,
+    LinkRevoked,
+    /// A login name bound to a key: the subject is the name's digest, not
+    /// a record.
+    PasswordSet,
+    /// A kind the auditor gives no rule (`password-set`, `keys-added`, …).
+    Other,
+}
+
+impl Kind {
+    fn from_name(name: &str) -> Self {
+        match name {
+            ADMINISTRATOR_SET => Self::AdministratorSet,
+            "registered" => Self::Registered,
+            "certified" => Self::Certified,
+            "matter-created" => Self::MatterCreated,
+            "granted" => Self::Granted,
+            "revoked" => Self::Revoked,
+            "uploaded" => Self::Uploaded,
+            "viewed" => Self::Viewed,
+            "downloaded" => Self::Downloaded,
+            "link-created" => Self::LinkCreated,
+            "link-opened" => Self::LinkOpened,
+            "link-downloaded" => Self::LinkDownloaded,
+            "link-revoked" => Self::LinkRevoked,
+            "password-set" => Self::PasswordSet,
+            _ => Self::Other,
+        }
+    }
+
+    const fn name(self) -> &'static str {
+        match self {
+            Self::AdministratorSet => ADMINISTRATOR_SET,
+            Self::Registered => "registered",
+            Self::Certified => "certified",
+            Self::MatterCreated => "matter-created",
+            Self::Granted => "granted",
+            Self::Revoked => "revoked",
+            Self::Uploaded => "uploaded",
+            Self::Viewed => "viewed",
+            Self::Downloaded => "downloaded",
+            Self::LinkCreated => "link-created",
+            Self::LinkOpened => "link-opened",
+            Self::LinkDownloaded => "link-downloaded",
+            Self::LinkRevoked => "link-revoked",
+            Self::PasswordSet => "password-set",
+            Self::Other => "other",
+        }
+    }
+
+    /// The record types an entry of this kind names as its subject, if the
+    /// kind names one the bundle must hold. The server's `revoked` entries
+    /// name the revocation; a grant is accepted too (see
+    /// `AccessReplay::revoked`).
+    const fn subject_types(self) -> &'static [RecordType] {
+        match self {
+            Self::MatterCreated => &[RecordType::Matter],
+            Self::Granted | Self::LinkCreated => &[RecordType::Grant],
+            Self::Revoked => &[RecordType::Revocation, RecordType::Grant],
+            Self::Uploaded => &[RecordType::Manifest],
+            Self::Certified => &[RecordType::Certificate],
+            Self::AdministratorSet | Self::Registered => &[RecordType::KeyBundle],
+            _ => &[],
+        }
     }
 }
 
-/// Key transparency: a login name (a `password-set` entry's subject) stays
-/// bound to the first key the log binds it to; the same name under another
-/// key is a violation, since a server that rebinds a name can hand a new
-/// device someone else's keys.
-fn check_login_binding(
-    first: &mut HashMap<[u8; 32], ([u8; 32], u64)>,
-    index: u64,
-    entry: &LogEntry,
-    report: &mut AuditReport,
-) {
-    let (true, Some(subject)) = (entry.kind == "password-set", &entry.subject) else {
-        return;
-    };
-    let (owner, at) = *first.entry(**subject).or_insert((*entry.actor, index));
-    if owner != *entry.actor {
-        report.push(
-            Some(index),
-            ViolationKind::LoginNameRebound,
-            format!(
-                "the login name bound to {} at entry {at} is bound here to {}",
-                hex::encode(owner),
-                hex::encode(*entry.actor)
-            ),
-        );
+impl RecordType {
+    const fn name(self) -> &'static str {
+        match self {
+            Self::Matter => "matter",
+            Self::Grant => "grant",
+            Self::Revocation => "revocation",
+            Self::Manifest => "manifest",
+            Self::Certificate => "member certificate",
+            Self::KeyBundle => "key bundle",
+        }
     }
+}
+
+/// What the replay needs of an entry: everything but its evidence, which
+/// the parallel phase has verified (a large log is held whole, so the
+/// evidence is not kept).
+struct Event {
+    at: u64,
+    kind: Kind,
+    /// The evidence is an upload request: a `granted` entry for a grant
+    /// that came with an upload (the server logs those after the
+    /// `uploaded` entry, with the same evidence).
+    via_upload: bool,
+    actor: [u8; 32],
+    matter: Option<MatterId>,
+    document: Option<DocumentId>,
+    version: Option<u32>,
+    subject: Option<RecordDigest>,
+    /// Where the request stands in its actor's chain, with the digest of
+    /// the evidence (to tell a request's further entries from the next
+    /// request); `None` when the evidence is not a request.
+    chain: Option<(ChainPosition, [u8; 32])>,
 }
 
 /// What the parallel phase learns about one entry.
 struct Checked {
     leaf: Hash,
-    entry: Option<LogEntry>,
+    event: Option<Event>,
     violations: Vec<(ViolationKind, String)>,
 }
 
-fn check_entry(position: u64, bytes: &[u8]) -> Checked {
-    let leaf = merkle::leaf_hash(bytes);
+/// Entries whose evidence signatures are verified in one Ed25519 batch.
+const SIGNATURE_BATCH: usize = 256;
+
+/// Checks the entries `base..base + entries.len()`: their form, index and
+/// evidence, the evidence's signatures in one batch unless `strict`.
+fn check_entries(base: u64, entries: &[ByteVec], strict: bool) -> Vec<Checked> {
+    let parsed: Vec<(Hash, Result<LogEntry, LogEntryError>)> = entries
+        .iter()
+        .map(|bytes| (merkle::leaf_hash(bytes), LogEntry::from_bytes(bytes)))
+        .collect();
+    let is_request = |e: &LogEntry| e.kind != ADMINISTRATOR_SET;
+    let requests: Vec<&[u8]> = parsed
+        .iter()
+        .filter_map(|(_, e)| e.as_ref().ok().filter(|e| is_request(e)))
+        .map(|e| &e.evidence[..])
+        .collect();
+    let mut verified = if strict {
+        requests
+            .iter()
+            .map(|b| Signed::<Request>::from_bytes(b))
+            .collect::<Vec<_>>()
+    } else {
+        signed::from_bytes_batch::<Request>(&requests)
+    }
+    .into_iter();
+    let mut out = Vec::with_capacity(parsed.len());
+    for (i, (leaf, entry)) in parsed.into_iter().enumerate() {
+        let position = base + i as u64;
+        let entry = match entry {
+            Ok(e) => e,
+            Err(e) => {
+                out.push(Checked {
+                    leaf,
+                    event: None,
+                    violations: vec![(ViolationKind::MalformedEntry, e.to_string())],
+                });
+                continue;
+            }
+        };
+        let request = if is_request(&entry) {
+            verified.next()
+        } else {
+            None
+        };
+        out.push(check_entry(position, leaf, entry, request));
+    }
+    out
+}
+
+/// Checks one parsed entry, given its evidence's verdict if it is a
+/// signed request.
+fn check_entry(
+    position: u64,
+    leaf: Hash,
+    entry: LogEntry,
+    request: Option<Result<Signed<Request>, SignedRecordError>>,
+) -> Checked {
     let mut violations = Vec::new();
-    let entry = match LogEntry::from_bytes(bytes) {
-        Ok(e) => e,
-        Err(e) => {
-            violations.push((ViolationKind::MalformedEntry, e.to_string()));
-            return Checked {
-                leaf,
-                entry: None,
-                violations,
-            };
-        }
-    };
     if entry.index != position {
         violations.push((
             ViolationKind::IndexMismatch,
             format!("the entry says it is entry {}", entry.index),
         ));
     }
-    let signer: Result<SigningPublicKey, String> = if entry.kind == ADMINISTRATOR_SET {
-        key_bundle::verify_key_bundle(&entry.evidence)
+    let kind = Kind::from_name(&entry.kind);
+    let mut via_upload = false;
+    let mut chain = None;
+    let signer: Result<SigningPublicKey, String> = match request {
+        None => key_bundle::verify_key_bundle(&entry.evidence)
             .map(|b| b.identity().signing)
-            .map_err(|e| e.to_string())
-    } else {
-        SignedRequest::from_evidence(&entry.evidence)
-            .map(|r| *r.signer())
-            .map_err(|e| e.to_string())
+            .map_err(|e| e.to_string()),
+        Some(Ok(r)) => {
+            let target = r.record().target();
+            via_upload = target.method == "POST" && target.path.ends_with("/versions");
+            chain = Some((
+                r.record().position(),
+                Sha256::digest(&entry.evidence[..]).into(),
+            ));
+            Ok(*r.signer())
+        }
+        // The request module's own reading names the broken rule.
+        Some(Err(e)) => Err(SignedRequest::from_evidence(&entry.evidence)
+            .err()
+            .map_or_else(|| e.to_string(), |e| e.to_string())),
     };
+    // Only a request its actor signed places the actor in its chain.
+    if !matches!(&signer, Ok(s) if s.to_bytes() == *entry.actor) {
+        chain = None;
+    }
     match signer {
         Err(e) => violations.push((ViolationKind::InvalidEvidence, e)),
         Ok(s) if s.to_bytes() != *entry.actor => violations.push((
@@ -524,15 +756,96 @@ fn check_entry(position: u64, bytes: &[u8]) -> Checked {
         )),
         Ok(_) => {}
     }
-    // The replay needs no evidence: free it, a large log is held whole.
-    let entry = LogEntry {
-        evidence: Vec::new().into(),
-        ..entry
+    let event = Event {
+        at: entry.at,
+        kind,
+        via_upload,
+        actor: *entry.actor,
+        matter: entry.matter_id.map(|m| MatterId::from_bytes(*m)),
+        document: entry.document_id.map(|d| DocumentId::from_bytes(*d)),
+        version: entry.document_version,
+        subject: entry.subject.map(|s| RecordDigest(*s)),
+        chain,
     };
     Checked {
         leaf,
-        entry: Some(entry),
+        event: Some(event),
         violations,
+    }
+}
+
+/// Each actor's chain as the log shows it (spec: `spec/log.md` §Actor
+/// chains): per actor, its last request's position, evidence digest and
+/// first entry's leaf hash.
+#[derive(Default)]
+struct ActorChains {
+    heads: HashMap<[u8; 32], (ChainPosition, [u8; 32], Hash, u64)>,
+}
+
+impl ActorChains {
+    /// Checks that `event`'s request follows its actor's previous one.
+    fn follow(&mut self, index: u64, event: &Event, leaf: Hash, report: &mut AuditReport) {
+        let Some((position, evidence)) = event.chain else {
+            return;
+        };
+        let head = self.heads.get(&event.actor);
+        if head.is_some_and(|(_, last, _, _)| *last == evidence) {
+            return; // a further entry of the same request
+        }
+        let expected = head.map_or(ChainPosition::FIRST, |(p, _, first_leaf, _)| {
+            p.next(*first_leaf)
+        });
+        if position != expected {
+            let after = head.map_or_else(
+                || "as the actor's first request".to_owned(),
+                |(_, _, _, at)| format!("after the actor's request at entry {at}"),
+            );
+            let what = if position.sequence == expected.sequence {
+                "names another previous entry".to_owned()
+            } else {
+                format!("is number {}", position.sequence)
+            };
+            report.push(
+                Some(index),
+                ViolationKind::ActorChainBreak,
+                format!(
+                    "the request {what}; expected number {} {after}: an entry of this actor \
+                     is missing, reordered or replayed",
+                    expected.sequence
+                ),
+            );
+        }
+        self.heads
+            .insert(event.actor, (position, evidence, leaf, index));
+    }
+}
+
+/// Key transparency: a login name (a `password-set` entry's subject) stays
+/// bound to the first key the log binds it to; the same name under another
+/// key is a violation, since a server that rebinds a name can hand a new
+/// device someone else's keys.
+#[derive(Default)]
+struct LoginBindings {
+    first: HashMap<RecordDigest, ([u8; 32], u64)>,
+}
+
+impl LoginBindings {
+    fn follow(&mut self, index: u64, event: &Event, report: &mut AuditReport) {
+        let (Kind::PasswordSet, Some(name)) = (event.kind, event.subject) else {
+            return;
+        };
+        let (owner, at) = *self.first.entry(name).or_insert((event.actor, index));
+        if owner != event.actor {
+            report.push(
+                Some(index),
+                ViolationKind::LoginNameRebound,
+                format!(
+                    "the login name bound to {} at entry {at} is bound here to {}",
+                    hex::encode(owner),
+                    hex::encode(event.actor)
+                ),
+            );
+        }
     }
 }
 
@@ -575,6 +888,10 @@ fn parallel_map<T: Sync, U: Send>(
     })
 }
 
+/// Entries checked in parallel per batch: bounds what is held besides the
+/// replay's compact [`Event`]s.
+const BATCH: usize = 1 << 15;
+
 /// A checkpoint that verified, with the note it came from.
 struct Head {
     size: u64,
@@ -582,10 +899,22 @@ struct Head {
     what: String,
 }
 
-/// Verifies `bundle` offline (see the module documentation). Never fails:
-/// everything found is in the report.
+/// Verifies `bundle` offline (see the module documentation), the
+/// evidence's signatures in batches ([`SignatureCheck::Batch`]). Never
+/// fails: everything found is in the report.
 #[must_use]
 pub fn verify(bundle: &AuditBundle, options: &VerifyOptions) -> AuditReport {
+    verify_with(bundle, options, SignatureCheck::Batch)
+}
+
+/// [`verify`], with the evidence's signatures checked as `signatures` says.
+#[must_use]
+pub fn verify_with(
+    bundle: &AuditBundle,
+    options: &VerifyOptions,
+    signatures: SignatureCheck,
+) -> AuditReport {
+    let strict = signatures == SignatureCheck::Strict;
     let mut report = AuditReport {
         entries: bundle.entries.len() as u64,
         records: bundle.records.len() as u64,
@@ -621,26 +950,6 @@ pub fn verify(bundle: &AuditBundle, options: &VerifyOptions) -> AuditReport {
                 Ok((size, root)) => heads.push(Head { size, root, what }),
                 Err((kind, e)) => report.push(None, kind, format!("{what}: {e}")),
             }
-        }
-    }
-
-    // Entries: form, index and evidence, in parallel.
-    let checked = parallel_map(&bundle.entries, threads, |i, bytes| check_entry(i, bytes));
-    // Records: parsed and verified, in parallel.
-    let parsed = parallel_map(&bundle.records, threads, |_, bytes| {
-        (RecordDigest::of(bytes), Record::parse(bytes))
-    });
-    let mut records: HashMap<RecordDigest, Record> = HashMap::new();
-    for (i, (digest, record)) in parsed.into_iter().enumerate() {
-        match record {
-            Some(r) => {
-                records.insert(digest, r);
-            }
-            None => report.push(
-                None,
-                ViolationKind::InvalidRecord,
-                format!("record {} does not parse or verify", i + 1),
-            ),
         }
     }
 
@@ -696,8 +1005,8 @@ pub fn verify(bundle: &AuditBundle, options: &VerifyOptions) -> AuditReport {
         receipt_heads.push((n, cp.size, cp.root));
     }
 
-    // Sequential replay: roots at every checkpoint size, subjects and
-    // access rules.
+    // Entries: form, index and evidence, in parallel batch by batch; the
+    // Merkle roots at every checkpoint size as the leaves come in order.
     let mut wanted: Vec<u64> = heads
         .iter()
         .map(|h| h.size)
@@ -710,55 +1019,74 @@ pub fn verify(bundle: &AuditBundle, options: &VerifyOptions) -> AuditReport {
     if wanted.first() == Some(&0) {
         roots.insert(0, tree.root());
     }
-    let mut access = AccessReplay::default();
-    let mut login_names: HashMap<[u8; 32], ([u8; 32], u64)> = HashMap::new();
-    let mut referenced: HashSet<RecordDigest> = HashSet::new();
-    for (i, c) in checked.into_iter().enumerate() {
-        let index = i as u64;
-        for (kind, detail) in c.violations {
-            report.push(Some(index), kind, detail);
-        }
-        tree.push(c.leaf);
-        if wanted.binary_search(&tree.size()).is_ok() {
-            roots.insert(tree.size(), tree.root());
-        }
-        let Some(entry) = c.entry else { continue };
-        if let Some(subject) = &entry.subject {
-            let digest = RecordDigest(**subject);
-            referenced.insert(digest);
-            let expected = subject_type(&entry.kind);
-            match (records.get(&digest), expected) {
-                (None, Some(t)) => report.push(
-                    Some(index),
-                    ViolationKind::MissingRecord,
-                    format!(
-                        "the {t} named by this {} entry is not in the bundle",
-                        entry.kind
-                    ),
-                ),
-                (Some(r), Some(t)) if !t.split(" or ").any(|t| t == r.type_name()) => report.push(
-                    Some(index),
-                    ViolationKind::SubjectMismatch,
-                    format!("a {} entry names a {}", entry.kind, r.type_name()),
-                ),
-                (Some(r), _)
-                    if r.matter().is_some()
-                        && entry.matter_id.is_some()
-                        && r.matter().map(|m| *m.as_bytes())
-                            != entry.matter_id.as_ref().map(|m| **m) =>
-                {
-                    report.push(
-                        Some(index),
-                        ViolationKind::SubjectMismatch,
-                        format!("the {} named belongs to another matter", r.type_name()),
-                    );
-                }
-                _ => {}
+    let mut events: Vec<Option<Event>> = Vec::with_capacity(bundle.entries.len());
+    let mut chains = ActorChains::default();
+    let mut logins = LoginBindings::default();
+    for (b, batch) in bundle.entries.chunks(BATCH).enumerate() {
+        let base = (b * BATCH) as u64;
+        let groups: Vec<&[ByteVec]> = batch.chunks(SIGNATURE_BATCH).collect();
+        let checked = parallel_map(&groups, threads, |g, group| {
+            let first = base + g * SIGNATURE_BATCH as u64;
+            check_entries(first, group, strict)
+        });
+        for (i, c) in checked.into_iter().flatten().enumerate() {
+            let index = base + i as u64;
+            for (kind, detail) in c.violations {
+                report.push(Some(index), kind, detail);
             }
+            if let Some(event) = &c.event {
+                chains.follow(index, event, c.leaf, &mut report);
+                logins.follow(index, event, &mut report);
+            }
+            tree.push(c.leaf);
+            if wanted.binary_search(&tree.size()).is_ok() {
+                roots.insert(tree.size(), tree.root());
+            }
+            events.push(c.event);
         }
-        access.apply(index, &entry, &records, &mut report);
-        check_login_binding(&mut login_names, index, &entry, &mut report);
     }
+
+    // Records: each parsed (its signature verified) once, in parallel, as
+    // the type the entries naming it expect.
+    let mut expected: HashMap<RecordDigest, RecordType> = HashMap::new();
+    for e in events.iter().flatten() {
+        if let (Some(subject), Some(t)) = (e.subject, e.kind.subject_types().first()) {
+            expected.entry(subject).or_insert(*t);
+        }
+    }
+    let parsed = parallel_map(&bundle.records, threads, |_, bytes| {
+        let digest = RecordDigest::of(bytes);
+        (digest, Record::parse(bytes, expected.get(&digest).copied()))
+    });
+    drop(expected);
+    let mut records: HashMap<RecordDigest, Record> = HashMap::with_capacity(parsed.len());
+    for (i, (digest, record)) in parsed.into_iter().enumerate() {
+        match record {
+            Some(r) => {
+                records.insert(digest, r);
+            }
+            None => report.push(
+                None,
+                ViolationKind::InvalidRecord,
+                format!("record {} does not parse or verify", i + 1),
+            ),
+        }
+    }
+
+    // Sequential replay: subjects and access rules, in log order.
+    let mut replay = AccessReplay::new(&records, &events);
+    let mut referenced: HashSet<RecordDigest> = HashSet::new();
+    for (i, event) in events.iter().enumerate() {
+        let Some(event) = event else { continue };
+        let index = i as u64;
+        if let Some(digest) = event.subject {
+            referenced.insert(digest);
+            check_subject(index, event, records.get(&digest), &mut report);
+        }
+        replay.apply(i, event, &mut report);
+    }
+    report.accesses_checked = replay.accesses_checked;
+    report.authority_checked = replay.authority_checked;
     for digest in records.keys() {
         if !referenced.contains(digest) {
             report.push(
@@ -820,6 +1148,40 @@ pub fn verify(bundle: &AuditBundle, options: &VerifyOptions) -> AuditReport {
     report
 }
 
+/// The record an entry names: present, of the type its kind names, and of
+/// the entry's matter.
+fn check_subject(index: u64, event: &Event, record: Option<&Record>, report: &mut AuditReport) {
+    let expected = event.kind.subject_types();
+    let kind = event.kind.name();
+    match (record, expected.first()) {
+        (None, Some(t)) => report.push(
+            Some(index),
+            ViolationKind::MissingRecord,
+            format!(
+                "the {} named by this {kind} entry is not in the bundle",
+                t.name()
+            ),
+        ),
+        (Some(r), Some(_)) if !expected.iter().any(|t| t.name() == r.type_name()) => {
+            report.push(
+                Some(index),
+                ViolationKind::SubjectMismatch,
+                format!("a {kind} entry names a {}", r.type_name()),
+            );
+        }
+        (Some(r), _)
+            if r.matter().is_some() && event.matter.is_some() && r.matter() != event.matter =>
+        {
+            report.push(
+                Some(index),
+                ViolationKind::SubjectMismatch,
+                format!("the {} named belongs to another matter", r.type_name()),
+            );
+        }
+        _ => {}
+    }
+}
+
 fn open_head(
     note: &str,
     verifier: &NoteVerifier,
@@ -834,65 +1196,151 @@ fn open_head(
     Ok((cp.size, cp.root))
 }
 
-/// The access rules, replayed in log order: who created each matter, and
-/// the grants and revocations recorded so far.
-#[derive(Default)]
-struct AccessReplay {
-    matters: HashMap<MatterId, VerifiedMatter>,
-    grants: HashMap<RecordDigest, Signed<Grant>>,
+/// The grants recorded so far, by digest, borrowed from the bundle's
+/// records; with the grants arriving in the same call, when there are.
+struct KnownGrants<'a> {
+    recorded: HashMap<RecordDigest, &'a Signed<Grant>>,
+}
+
+struct WithArriving<'k, 'a> {
+    known: &'k KnownGrants<'a>,
+    arriving: &'k [&'a Signed<Grant>],
+}
+
+impl GrantLookup for KnownGrants<'_> {
+    fn grant_by_digest(&self, digest: &RecordDigest) -> Option<&Signed<Grant>> {
+        self.recorded.get(digest).copied()
+    }
+}
+
+impl GrantLookup for WithArriving<'_, '_> {
+    fn grant_by_digest(&self, digest: &RecordDigest) -> Option<&Signed<Grant>> {
+        self.known.grant_by_digest(digest).or_else(|| {
+            self.arriving
+                .iter()
+                .find(|g| g.digest() == *digest)
+                .copied()
+        })
+    }
+}
+
+/// A share link, as the log shows it (keyed by its grant's digest).
+struct LinkState<'a> {
+    grant: &'a Signed<Grant>,
+    /// Who made it.
+    creator: [u8; 32],
+    /// The link's own key: the grant's grantee.
+    key: [u8; 32],
+    /// The entry that revoked it, by someone allowed to.
+    revoked_by_entry: Option<u64>,
+    /// Opens by the link's own key.
+    opens_by_link_key: u64,
+    /// The key that claimed a claim-once link (inferred: the only other
+    /// key that may open it, after the claiming open by the link's key).
+    claimer: Option<[u8; 32]>,
+    /// The last open by the link's key and by its claimer, for download
+    /// tickets.
+    last_open: Vec<([u8; 32], u64)>,
+}
+
+/// The longest a share link may live (spec: `spec/links.md` §API).
+pub const MAX_LINK_LIFETIME_SECS: u64 = 90 * 24 * 60 * 60;
+
+/// How long a link's download ticket lasts after the open that issued it
+/// (spec: `spec/links.md` §API: an hour).
+pub const LINK_TICKET_LIFETIME_SECS: u64 = 60 * 60;
+
+/// The access rules, replayed in log order: who created each matter, the
+/// grants, revocations, documents and share links recorded so far.
+struct AccessReplay<'a> {
+    records: &'a HashMap<RecordDigest, Record>,
+    events: &'a [Option<Event>],
+    matters: HashMap<MatterId, &'a VerifiedMatter>,
+    grants: KnownGrants<'a>,
     /// Grants by matter and grantee signing key.
     held: HashMap<(MatterId, [u8; 32]), Vec<RecordDigest>>,
     revocations: HashMap<MatterId, Vec<Signed<Revocation>>>,
-    /// Grants revoked by a `revoked` entry that names the grant itself
-    /// (the server's form), with the entry's time.
+    /// Grants revoked by a `revoked` entry that names the grant itself,
+    /// with the entry's time.
     revoked_at: HashMap<RecordDigest, u64>,
+    /// Each document's matter and latest manifest.
+    documents: HashMap<DocumentId, &'a Signed<Manifest>>,
+    /// Share links by their grant's digest.
+    links: HashMap<RecordDigest, LinkState<'a>>,
+    /// The keys of share links: they open documents only through their
+    /// link, never through a grant's generic access.
+    link_keys: HashSet<[u8; 32]>,
+    accesses_checked: u64,
+    authority_checked: u64,
 }
 
-impl AccessReplay {
-    fn apply(
-        &mut self,
-        index: u64,
-        entry: &LogEntry,
-        records: &HashMap<RecordDigest, Record>,
-        report: &mut AuditReport,
-    ) {
-        let subject = entry
-            .subject
-            .as_ref()
-            .and_then(|s| records.get(&RecordDigest(**s)));
-        match (entry.kind.as_str(), subject) {
-            ("matter-created", Some(Record::Matter(m))) => {
-                self.matters.insert(*m.id(), m.clone());
+impl<'a> AccessReplay<'a> {
+    fn new(records: &'a HashMap<RecordDigest, Record>, events: &'a [Option<Event>]) -> Self {
+        Self {
+            records,
+            events,
+            matters: HashMap::new(),
+            grants: KnownGrants {
+                recorded: HashMap::new(),
+            },
+            held: HashMap::new(),
+            revocations: HashMap::new(),
+            revoked_at: HashMap::new(),
+            documents: HashMap::new(),
+            links: HashMap::new(),
+            link_keys: HashSet::new(),
+            accesses_checked: 0,
+            authority_checked: 0,
+        }
+    }
+
+    fn apply(&mut self, position: usize, event: &Event, report: &mut AuditReport) {
+        let index = position as u64;
+        let records = self.records;
+        let subject = event.subject.as_ref().and_then(|s| records.get(s));
+        match (event.kind, subject) {
+            (Kind::MatterCreated, Some(Record::Matter(m))) => {
+                self.matters.insert(*m.id(), m);
             }
-            ("granted", Some(Record::Grant(g))) => {
-                let record = g.record();
-                let key = (*record.matter_id(), record.grantee().signing.to_bytes());
-                self.held.entry(key).or_default().push(g.digest());
-                self.grants.insert(g.digest(), g.clone());
-            }
-            ("revoked", Some(Record::Revocation(r))) => {
-                self.revocations
-                    .entry(*r.record().matter_id())
-                    .or_default()
-                    .push(r.clone());
-            }
-            ("revoked", Some(Record::Grant(g))) => {
+            (Kind::Granted, Some(Record::Grant(g))) => self.granted(position, event, g, report),
+            (Kind::Revoked, Some(Record::Revocation(r))) => self.revoked(index, event, r, report),
+            (Kind::Revoked, Some(Record::Grant(g))) => {
                 // The entry's evidence is the actor's signed request to
                 // revoke; it counts if the actor may revoke that grant.
-                if self.may_revoke(&entry.actor, g) {
-                    self.revoked_at.entry(g.digest()).or_insert(entry.at);
+                self.authority_checked += 1;
+                if self.may_revoke(&event.actor, g) {
+                    self.revoked_at.entry(g.digest()).or_insert(event.at);
                 } else {
                     report.push(
                         Some(index),
-                        ViolationKind::SubjectMismatch,
+                        ViolationKind::RevocationWithoutAuthority,
                         "the actor may not revoke the grant this entry names",
                     );
                 }
             }
-            ("viewed", _) => self.check(index, entry, Rights::VIEW, report),
-            ("downloaded", _) => self.check(index, entry, Rights::DOWNLOAD, report),
+            (Kind::Uploaded, Some(Record::Manifest(m))) => self.uploaded(index, event, m, report),
+            (Kind::Viewed, _) => self.check(index, event, Rights::VIEW, report),
+            (Kind::Downloaded, _) => self.check(index, event, Rights::DOWNLOAD, report),
+            (Kind::LinkCreated, Some(Record::Grant(g))) => {
+                self.link_created(index, event, g, report);
+            }
+            (Kind::LinkOpened | Kind::LinkDownloaded | Kind::LinkRevoked, _) => {
+                self.link_used(index, event, report);
+            }
             _ => {}
         }
+    }
+
+    fn matter_of(&self, event: &Event) -> Result<&'a VerifiedMatter, String> {
+        let Some(matter_id) = &event.matter else {
+            return Err(format!("a {} entry names no matter", event.kind.name()));
+        };
+        self.matters.get(matter_id).copied().ok_or_else(|| {
+            format!(
+                "{} in a matter whose creation is not in the log",
+                event.kind.name()
+            )
+        })
     }
 
     /// The matter's creator or a grantor up the grant's chain (spec:
@@ -908,66 +1356,449 @@ impl AccessReplay {
             if g.signer().to_bytes() == *actor {
                 return true;
             }
-            link = g.record().parent().and_then(|p| self.grants.get(p));
+            link = g
+                .record()
+                .parent()
+                .and_then(|p| self.grants.grant_by_digest(p));
         }
         creator
     }
 
-    fn check(&self, index: u64, entry: &LogEntry, rights: Rights, report: &mut AuditReport) {
-        report.accesses_checked += 1;
-        let (Some(matter_id), Some(document)) = (&entry.matter_id, &entry.document_id) else {
-            report.push(
-                Some(index),
-                ViolationKind::AccessWithoutGrant,
-                format!("a {} entry names no matter or document", entry.kind),
-            );
-            return;
-        };
-        let matter_id = MatterId::from_bytes(**matter_id);
-        let document = DocumentId::from_bytes(**document);
-        let Some(matter) = self.matters.get(&matter_id) else {
-            report.push(
-                Some(index),
-                ViolationKind::AccessWithoutGrant,
-                format!(
-                    "{} in a matter whose creation is not in the log",
-                    entry.kind
-                ),
-            );
-            return;
-        };
-        if matter.creator().to_bytes() == *entry.actor {
-            return;
+    /// Whether `actor` holds every right in `rights` over `document` at
+    /// `at` in `matter`: its creator, or a grantee whose grant's chain is
+    /// in force then (the server's `MatterAccess::allows`). The error says
+    /// why not.
+    fn allows(
+        &self,
+        matter: &VerifiedMatter,
+        actor: &[u8; 32],
+        rights: Rights,
+        document: &DocumentId,
+        at: u64,
+    ) -> Result<(), String> {
+        if matter.creator().to_bytes() == *actor {
+            return Ok(());
+        }
+        if self.link_keys.contains(actor) {
+            return Err("a share link's key acts only through its link".into());
         }
         let none = Vec::new();
-        let revocations = self.revocations.get(&matter_id).unwrap_or(&none);
+        let revocations = self.revocations.get(matter.id()).unwrap_or(&none);
         let mut why = String::from("no grant to the actor was recorded before");
         for digest in self
             .held
-            .get(&(matter_id, *entry.actor))
+            .get(&(*matter.id(), *actor))
             .map_or(&[][..], Vec::as_slice)
         {
-            let Some(g) = self.grants.get(digest) else {
+            let Some(g) = self.grants.grant_by_digest(digest) else {
                 continue;
             };
-            match grant::verify_grant_chain(matter, g, &self.grants, revocations, entry.at) {
+            match grant::verify_grant_chain(matter, g, &self.grants, revocations, at) {
                 Ok(v)
                     if v.chain()
                         .iter()
-                        .any(|d| self.revoked_at.get(d).is_some_and(|at| *at <= entry.at)) =>
+                        .any(|d| self.revoked_at.get(d).is_some_and(|t| *t <= at)) =>
                 {
                     why = "the actor's grant had been revoked".into();
                 }
-                Ok(v) if v.allows(rights, &document, entry.at) => return,
+                Ok(v) if v.allows(rights, document, at) => return Ok(()),
                 Ok(_) => why = "the actor's grants do not cover this right and document".into(),
                 Err(e) => why = format!("the actor's grant does not hold: {e}"),
             }
         }
-        report.push(
-            Some(index),
-            ViolationKind::AccessWithoutGrant,
-            format!("{} by {}: {why}", entry.kind, hex::encode(*entry.actor)),
-        );
+        Err(why)
+    }
+
+    /// A view or a download: by the matter's creator or under a grant in
+    /// force.
+    fn check(&mut self, index: u64, event: &Event, rights: Rights, report: &mut AuditReport) {
+        self.accesses_checked += 1;
+        let verdict = match (self.matter_of(event), &event.document) {
+            (Err(e), _) => Err(e),
+            (Ok(_), None) => Err(format!("a {} entry names no document", event.kind.name())),
+            (Ok(matter), Some(document)) => {
+                self.allows(matter, &event.actor, rights, document, event.at)
+            }
+        };
+        if let Err(why) = verdict {
+            report.push(
+                Some(index),
+                ViolationKind::AccessWithoutGrant,
+                format!(
+                    "{} by {}: {why}",
+                    event.kind.name(),
+                    hex::encode(event.actor)
+                ),
+            );
+        }
+    }
+
+    /// A `granted` entry: the grant's chain must confer authority at that
+    /// moment, and a grant made by the grant call is signed by its caller
+    /// (the server's `add_grant` and upload checks).
+    fn granted(
+        &mut self,
+        position: usize,
+        event: &Event,
+        g: &'a Signed<Grant>,
+        report: &mut AuditReport,
+    ) {
+        self.authority_checked += 1;
+        let index = position as u64;
+        let record = g.record();
+        let digest = g.digest();
+        let verdict = self.matter_of(event).and_then(|matter| {
+            if !event.via_upload && g.signer().to_bytes() != event.actor {
+                return Err("the grant is signed by someone other than the actor".into());
+            }
+            let arriving = self.arriving_with(position, event);
+            let lookup = WithArriving {
+                known: &self.grants,
+                arriving: &arriving,
+            };
+            let none = Vec::new();
+            let revocations = self.revocations.get(matter.id()).unwrap_or(&none);
+            grant::verify_grant_chain(matter, g, &lookup, revocations, event.at)
+                .map(|_| ())
+                .map_err(|e| format!("the grant confers nothing: {e}"))
+        });
+        if let Err(why) = verdict {
+            report.push(Some(index), ViolationKind::GrantWithoutAuthority, why);
+        }
+        // Recorded either way: what rests on it is judged by its chain.
+        let key = (*record.matter_id(), record.grantee().signing.to_bytes());
+        self.held.entry(key).or_default().push(digest);
+        self.grants.recorded.insert(digest, g);
+    }
+
+    /// The grants that came with the same upload as the `granted` entry at
+    /// `position`: the run of `granted` entries with the same upload
+    /// evidence around it (the server appends them together). They may be
+    /// one another's parents.
+    fn arriving_with(&self, position: usize, event: &Event) -> Vec<&'a Signed<Grant>> {
+        if !event.via_upload {
+            return Vec::new();
+        }
+        let records = self.records;
+        let same_call = |e: &&Option<Event>| {
+            e.as_ref().is_some_and(|e| {
+                e.kind == Kind::Granted
+                    && e.via_upload
+                    && e.actor == event.actor
+                    && e.at == event.at
+            })
+        };
+        let before = self
+            .events
+            .get(..position)
+            .unwrap_or_default()
+            .iter()
+            .rev()
+            .take_while(same_call);
+        let after = self
+            .events
+            .get(position..)
+            .unwrap_or_default()
+            .iter()
+            .take_while(same_call);
+        before
+            .chain(after)
+            .filter_map(|e| e.as_ref()?.subject)
+            .filter_map(|s| match records.get(&s) {
+                Some(Record::Grant(g)) => Some(g),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// A `revoked` entry naming the revocation: signed by the actor, who
+    /// must be allowed to revoke that grant (spec: `spec/grants.md`
+    /// §Revocation).
+    fn revoked(
+        &mut self,
+        index: u64,
+        event: &Event,
+        r: &'a Signed<Revocation>,
+        report: &mut AuditReport,
+    ) {
+        self.authority_checked += 1;
+        let verdict = self.matter_of(event).and_then(|matter| {
+            if r.signer().to_bytes() != event.actor {
+                return Err("the revocation is signed by someone other than the actor".into());
+            }
+            grant::verify_revocation(matter, r, &self.grants)
+                .map_err(|e| format!("the revocation is refused: {e}"))
+        });
+        match verdict {
+            Ok(()) => self
+                .revocations
+                .entry(*r.record().matter_id())
+                .or_default()
+                .push(r.clone()),
+            Err(why) => report.push(Some(index), ViolationKind::RevocationWithoutAuthority, why),
+        }
+    }
+
+    /// An `uploaded` entry: the manifest is the uploader's and the
+    /// entry's, the uploader may upload that document then, and the
+    /// version follows the document's latest one.
+    fn uploaded(
+        &mut self,
+        index: u64,
+        event: &Event,
+        m: &'a Signed<Manifest>,
+        report: &mut AuditReport,
+    ) {
+        self.authority_checked += 1;
+        let terms = m.record();
+        if m.signer().to_bytes() != event.actor {
+            report.push(
+                Some(index),
+                ViolationKind::SubjectMismatch,
+                "the manifest is signed by someone other than the uploader",
+            );
+        }
+        if event.document != Some(*terms.document_id())
+            || event.version != Some(terms.version().get())
+        {
+            report.push(
+                Some(index),
+                ViolationKind::SubjectMismatch,
+                "the manifest is for another document or version than the entry",
+            );
+        }
+        let document = terms.document_id();
+        let allowed = self.matter_of(event).and_then(|matter| {
+            self.allows(matter, &event.actor, Rights::UPLOAD, document, event.at)
+        });
+        if let Err(why) = allowed {
+            report.push(
+                Some(index),
+                ViolationKind::UploadWithoutRight,
+                format!("uploaded by {}: {why}", hex::encode(event.actor)),
+            );
+        }
+        let follows = match self.documents.get(document) {
+            None => terms.version() == VersionNumber::FIRST && terms.previous().is_none(),
+            Some(latest) => manifest::verify_succession(latest, m).is_ok(),
+        };
+        if !follows {
+            report.push(
+                Some(index),
+                ViolationKind::VersionOutOfOrder,
+                format!(
+                    "version {} does not follow the document's latest version in the log",
+                    terms.version().get()
+                ),
+            );
+        }
+        self.documents.insert(*document, m);
+    }
+
+    /// A `link-created` entry: the grant is the server's form of a link
+    /// grant, signed by the actor, who may share the document then (spec:
+    /// `spec/links.md` §API).
+    fn link_created(
+        &mut self,
+        index: u64,
+        event: &Event,
+        g: &'a Signed<Grant>,
+        report: &mut AuditReport,
+    ) {
+        self.authority_checked += 1;
+        let record = g.record();
+        let digest = g.digest();
+        let form = self.link_grant_form(event, g);
+        if let Err(why) = &form {
+            report.push(Some(index), ViolationKind::InvalidLinkGrant, why.clone());
+        }
+        let allowed = self.matter_of(event).and_then(|matter| {
+            let Scope::Document(document) = record.scope() else {
+                return Ok(());
+            };
+            self.allows(matter, &event.actor, Rights::SHARE, document, event.at)?;
+            let none = Vec::new();
+            let revocations = self.revocations.get(matter.id()).unwrap_or(&none);
+            let lookup = WithArriving {
+                known: &self.grants,
+                arriving: std::slice::from_ref(&g),
+            };
+            grant::verify_grant_chain(matter, g, &lookup, revocations, event.at)
+                .map(|_| ())
+                .map_err(|e| format!("the link's grant confers nothing: {e}"))
+        });
+        if let Err(why) = allowed {
+            report.push(
+                Some(index),
+                ViolationKind::ShareWithoutRight,
+                format!("link created by {}: {why}", hex::encode(event.actor)),
+            );
+        }
+        let key = record.grantee().signing.to_bytes();
+        self.grants.recorded.insert(digest, g);
+        self.link_keys.insert(key);
+        self.links.entry(digest).or_insert(LinkState {
+            grant: g,
+            creator: event.actor,
+            key,
+            revoked_by_entry: None,
+            opens_by_link_key: 0,
+            claimer: None,
+            last_open: Vec::new(),
+        });
+    }
+
+    /// The server's checks of a link's grant, on the terms the log holds.
+    fn link_grant_form(&self, event: &Event, g: &Signed<Grant>) -> Result<(), String> {
+        let record = g.record();
+        if g.signer().to_bytes() != event.actor {
+            return Err("the link's grant is signed by someone other than the actor".into());
+        }
+        let Scope::Document(document) = record.scope() else {
+            return Err("a link's grant covers exactly one document".into());
+        };
+        if event.document != Some(*document) {
+            return Err("the link's grant is for another document than the entry".into());
+        }
+        if record.rights() != Rights::VIEW.union(Rights::DOWNLOAD) {
+            return Err("a link's grant gives exactly the view and download rights".into());
+        }
+        let lifetime_ok = record.validity().not_after().is_some_and(|end| {
+            end > event.at && end <= event.at.saturating_add(MAX_LINK_LIFETIME_SECS)
+        });
+        if !lifetime_ok {
+            return Err(format!(
+                "a link's grant ends in the future and within {} days",
+                MAX_LINK_LIFETIME_SECS / 86_400
+            ));
+        }
+        let latest = self
+            .documents
+            .get(document)
+            .map(|m| m.record().version().get());
+        let bound = record.wrapped_key().map(|w| w.version.get());
+        if bound.is_none() || bound != latest {
+            return Err("the link's grant does not bind the document's latest version".into());
+        }
+        Ok(())
+    }
+
+    /// `link-opened`, `link-downloaded` and `link-revoked`: the link exists;
+    /// it is opened by its own key (or its claimer) while it is neither
+    /// revoked nor expired and its grant's chain is in force; its payload
+    /// is fetched by a key that opened it within the ticket's hour; it is
+    /// revoked by its creator or the matter's.
+    fn link_used(&mut self, index: u64, event: &Event, report: &mut AuditReport) {
+        self.authority_checked += 1;
+        let kind = event.kind.name();
+        let Some(link) = event.subject.as_ref().and_then(|s| self.links.get(s)) else {
+            report.push(
+                Some(index),
+                ViolationKind::UnknownLink,
+                format!("a {kind} entry names no link created before it"),
+            );
+            return;
+        };
+        let matter = self.matters.get(link.grant.record().matter_id()).copied();
+        if event.kind == Kind::LinkRevoked {
+            let allowed = event.actor == link.creator
+                || matter.is_some_and(|m| m.creator().to_bytes() == event.actor);
+            if !allowed {
+                report.push(
+                    Some(index),
+                    ViolationKind::LinkRevocationWithoutAuthority,
+                    format!(
+                        "link revoked by {}, neither its creator nor the matter's",
+                        hex::encode(event.actor)
+                    ),
+                );
+            } else if let Some(link) = event.subject.and_then(|s| self.links.get_mut(&s)) {
+                link.revoked_by_entry.get_or_insert(index);
+            }
+            return;
+        }
+        if let Some(by) = link.revoked_by_entry {
+            report.push(
+                Some(index),
+                ViolationKind::LinkUsedAfterRevocation,
+                format!("{kind} after the link was revoked (entry {by})"),
+            );
+        } else if let Some(matter) = matter {
+            let none = Vec::new();
+            let revocations = self.revocations.get(matter.id()).unwrap_or(&none);
+            match grant::verify_grant_chain(matter, link.grant, &self.grants, revocations, event.at)
+            {
+                Ok(_) => {}
+                Err(ChainError::Expired) => report.push(
+                    Some(index),
+                    ViolationKind::LinkUsedAfterExpiry,
+                    format!("{kind} after the link expired"),
+                ),
+                Err(ChainError::Revoked) => report.push(
+                    Some(index),
+                    ViolationKind::LinkUsedAfterRevocation,
+                    format!("{kind} after the link's grant, or one up its chain, was revoked"),
+                ),
+                Err(e) => report.push(
+                    Some(index),
+                    ViolationKind::LinkGrantNotInForce,
+                    format!("{kind}: the link's grant does not hold: {e}"),
+                ),
+            }
+        }
+        let (link_key, claimer) = (link.key, link.claimer);
+        let opened_at = link
+            .last_open
+            .iter()
+            .find(|(k, _)| *k == event.actor)
+            .map(|(_, t)| *t);
+        let opens_by_link_key = link.opens_by_link_key;
+        if event.kind == Kind::LinkDownloaded {
+            let ticket = opened_at.is_some_and(|t| {
+                event.at >= t && event.at < t.saturating_add(LINK_TICKET_LIFETIME_SECS)
+            });
+            if !ticket {
+                report.push(
+                    Some(index),
+                    ViolationKind::LinkDownloadWithoutOpen,
+                    format!(
+                        "payload fetched by {} without opening the link in the hour before",
+                        hex::encode(event.actor)
+                    ),
+                );
+            }
+            return;
+        }
+        // An open. Unclaimed, the link's key opens it; a claim-once link is
+        // claimed by its first open, after which only the claimer opens it.
+        let wrong_key = if event.actor == link_key {
+            claimer
+                .is_some()
+                .then(|| "opened by the link's key after it was claimed".to_owned())
+        } else if claimer == Some(event.actor) || (claimer.is_none() && opens_by_link_key == 1) {
+            // The claimer, or the key claiming it after the first open.
+            None
+        } else {
+            Some(format!(
+                "opened by {}, neither the link's key nor the key that claimed it",
+                hex::encode(event.actor)
+            ))
+        };
+        if let Some(why) = wrong_key {
+            report.push(Some(index), ViolationKind::LinkUsedByWrongKey, why);
+            return;
+        }
+        if let Some(link) = event.subject.and_then(|s| self.links.get_mut(&s)) {
+            if event.actor == link.key {
+                link.opens_by_link_key += 1;
+            } else {
+                link.claimer = Some(event.actor);
+            }
+            match link.last_open.iter_mut().find(|(k, _)| *k == event.actor) {
+                Some(last) => last.1 = event.at,
+                None => link.last_open.push((event.actor, event.at)),
+            }
+        }
     }
 }
 

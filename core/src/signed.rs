@@ -143,6 +143,84 @@ impl<R: Record> Signed<R> {
     }
 }
 
+/// Parses and verifies many signed records of one type, checking their
+/// signatures with Ed25519 **batch** verification: for the offline auditor,
+/// which verifies a whole access log (spec: `spec/log.md` §Audit bundles,
+/// batch verification).
+///
+/// Each envelope is parsed canonically and its signer key checked exactly
+/// as [`Signed::from_bytes`] does, then all signatures are checked in one
+/// batch, and only then are the bodies decoded. If the batch fails, every
+/// item is verified again on its own with [`Signed::from_bytes`], so each
+/// result — and every error — is the one `from_bytes` gives.
+///
+/// # Policy difference
+///
+/// Batch verification checks a random linear combination of the
+/// verification equations. It accepts every signature the strict policy
+/// (`spec/signatures.md`) accepts, and it rejects `S ≥ ℓ`, small-order or
+/// non-canonical keys like it; but when the batch passes it can also accept
+/// a degenerate signature the strict policy rejects: a small-order or
+/// non-canonically encoded `R`, or one valid only up to a small-order
+/// residue (each with probability up to 1/2 per batch). Only the holder of
+/// the signing key can make such a signature. Callers that must agree with
+/// the strict policy byte for byte use [`Signed::from_bytes`].
+#[must_use]
+pub fn from_bytes_batch<R: Record>(items: &[&[u8]]) -> Vec<Result<Signed<R>, SignedRecordError>> {
+    let strictly = || items.iter().map(|b| Signed::<R>::from_bytes(b)).collect();
+    let mut envelopes = Vec::with_capacity(items.len());
+    // A batch often repeats signers: each key is decoded and checked once.
+    let mut keys_seen: Vec<(SigningPublicKey, ed25519_dalek::VerifyingKey)> = Vec::new();
+    for bytes in items {
+        let Ok(envelope) = codec::decode_canonical::<Envelope<'_>>(bytes) else {
+            return strictly();
+        };
+        let seen = keys_seen
+            .iter()
+            .find(|(s, _)| s.as_bytes() == &*envelope.signer)
+            .copied();
+        let (signer, key) = match seen {
+            Some(pair) => pair,
+            None => {
+                let Ok(signer) = SigningPublicKey::from_bytes(&envelope.signer) else {
+                    return strictly();
+                };
+                let Ok(key) = ed25519_dalek::VerifyingKey::from_bytes(signer.as_bytes()) else {
+                    return strictly();
+                };
+                keys_seen.push((signer, key));
+                (signer, key)
+            }
+        };
+        envelopes.push((envelope, signer, key));
+    }
+    let messages: Vec<Vec<u8>> = envelopes
+        .iter()
+        .map(|(e, _, _)| R::CONTEXT.message(e.body))
+        .collect();
+    let messages: Vec<&[u8]> = messages.iter().map(Vec::as_slice).collect();
+    let signatures: Vec<ed25519_dalek::Signature> = envelopes
+        .iter()
+        .map(|(e, _, _)| ed25519_dalek::Signature::from_bytes(&e.signature))
+        .collect();
+    let keys: Vec<ed25519_dalek::VerifyingKey> = envelopes.iter().map(|(_, _, k)| *k).collect();
+    if ed25519_dalek::verify_batch(&messages, &signatures, &keys).is_err() {
+        return strictly();
+    }
+    items
+        .iter()
+        .zip(envelopes)
+        .map(|(bytes, (envelope, signer, _))| {
+            let record = codec::decode_canonical(envelope.body).map_err(SignedRecordError::Body)?;
+            Ok(Signed {
+                bytes: bytes.to_vec(),
+                signer,
+                record,
+            })
+        })
+        .collect()
+}
+
 /// Wire forms shared by lexvault's records (spec: `spec/README.md` §CBOR).
 ///
 /// Each record type is decoded in two steps: its *wire form* is a plain
@@ -352,6 +430,63 @@ mod tests {
             Signed::<OtherNote>::from_bytes(signed.as_bytes()).map(|_| ()),
             Err(SignedRecordError::BadSignature)
         );
+    }
+
+    #[test]
+    #[allow(clippy::indexing_slicing)]
+    fn batches_verify_like_one_by_one() {
+        let notes: Vec<Signed<Note>> = (0..40)
+            .map(|i| {
+                Signed::sign(
+                    Note {
+                        text: format!("note {i}"),
+                    },
+                    &key(),
+                )
+            })
+            .collect();
+        let bytes: Vec<Vec<u8>> = notes.iter().map(|n| n.as_bytes().to_vec()).collect();
+        let items: Vec<&[u8]> = bytes.iter().map(Vec::as_slice).collect();
+        let batch = from_bytes_batch::<Note>(&items);
+        assert_eq!(batch.len(), notes.len());
+        for (b, n) in batch.iter().zip(&notes) {
+            let b = b.as_ref().map(|b| (b.record().clone(), b.digest()));
+            assert_eq!(b, Ok((n.record().clone(), n.digest())));
+        }
+
+        // One bad signature in the batch: every item gets the error
+        // `from_bytes` gives it, the bad one named.
+        let mut tampered = bytes.clone();
+        if let Some(b) = tampered.get_mut(17).and_then(|t| t.last_mut()) {
+            *b ^= 1;
+        }
+        let items: Vec<&[u8]> = tampered.iter().map(Vec::as_slice).collect();
+        let batch = from_bytes_batch::<Note>(&items);
+        for (i, (b, bytes)) in batch.iter().zip(&tampered).enumerate() {
+            let one = Signed::<Note>::from_bytes(bytes).map(|n| n.digest());
+            assert_eq!(
+                b.as_ref().map(Signed::digest),
+                one.as_ref().copied(),
+                "item {i}"
+            );
+            assert_eq!(one.is_err(), i == 17, "item {i}");
+        }
+
+        // Another record type's signature fails the batch too; a malformed
+        // envelope is named as such.
+        let other = Signed::sign(OtherNote { text: "x".into() }, &key());
+        let items: Vec<&[u8]> = vec![bytes[0].as_slice(), other.as_bytes(), &[0x80]];
+        let batch = from_bytes_batch::<Note>(&items);
+        assert!(batch[0].is_ok());
+        assert_eq!(
+            batch[1].as_ref().map(|_| ()),
+            Err(&SignedRecordError::BadSignature)
+        );
+        assert_eq!(
+            batch[2].as_ref().map(|_| ()),
+            Err(&SignedRecordError::MalformedEnvelope)
+        );
+        assert!(from_bytes_batch::<Note>(&[]).is_empty());
     }
 
     #[test]

@@ -9,6 +9,7 @@
 
 pub mod cli;
 pub mod hand_upload;
+pub mod synthetic_log;
 pub mod tamper;
 
 /// The signature header value for a request built by hand to the server at

@@ -408,3 +408,490 @@ fn the_cli_exports_and_verifies() {
     let usage = auditor.run(&["audit", "verify", out.to_str().unwrap(), "--quorum", "1"]);
     assert_eq!(usage.status.code(), Some(2));
 }
+
+// Access rules on synthetic histories: each rule broken once, in a
+// history that is otherwise clean, is reported with exactly its name and
+// the entry that broke it.
+
+mod rules {
+    use lexvault_client::audit::{self, AuditBundle, AuditReport, VerifyOptions, ViolationKind};
+    use lexvault_client::client::os_rng;
+    use lexvault_client::log;
+    use lexvault_core::grant::{Rights, Scope, Validity};
+    use lexvault_core::keys::Identity;
+    use lexvault_core::manifest::{DocumentId, Manifest};
+    use lexvault_core::matter::VerifiedMatter;
+    use lexvault_core::membership::Role;
+    use lexvault_core::signed::Signed;
+    use lexvault_tests::synthetic_log::{LogBuilder, SyntheticLink, firm_history};
+
+    const DAY: u64 = 24 * 60 * 60;
+
+    /// An administrator, an attorney with a matter and a document, a
+    /// client holding view and download on it, co-counsel holding every
+    /// right across the matter, and a registered stranger.
+    struct Small {
+        log: LogBuilder,
+        attorney: Identity,
+        client: Identity,
+        co_counsel: Identity,
+        stranger: Identity,
+        matter: VerifiedMatter,
+        document: DocumentId,
+        v1: Signed<Manifest>,
+        client_grant: Signed<lexvault_core::grant::Grant>,
+        co_counsel_grant: Signed<lexvault_core::grant::Grant>,
+    }
+
+    fn small() -> Small {
+        let mut log = LogBuilder::new(1_767_225_600);
+        let admin = Identity::generate(&mut os_rng());
+        log.administrator_set(&admin);
+        let attorney = Identity::generate(&mut os_rng());
+        let client = Identity::generate(&mut os_rng());
+        let co_counsel = Identity::generate(&mut os_rng());
+        let stranger = Identity::generate(&mut os_rng());
+        let bundle = log.registered(&attorney, "Ada Attorney");
+        log.certified(&admin, &bundle, Role::Attorney);
+        let bundle = log.registered(&co_counsel, "Cole Counsel");
+        log.certified(&admin, &bundle, Role::Attorney);
+        let _ = log.registered(&client, "Carla Client");
+        let _ = log.registered(&stranger, "Sam Stranger");
+        log.advance(60);
+        let matter = log.matter_created(&attorney);
+        let document = DocumentId::generate(&mut os_rng());
+        let v1 = log.uploaded(attorney.signing_key(), matter.id(), &document, None);
+        log.advance(60);
+        let client_grant = log.make_grant(
+            attorney.signing_key(),
+            matter.id(),
+            Scope::Document(document),
+            &client,
+            Rights::VIEW | Rights::DOWNLOAD,
+            Validity::starting(log.now()),
+            None,
+            None,
+        );
+        log.granted(attorney.signing_key(), &client_grant);
+        let co_counsel_grant = log.make_grant(
+            attorney.signing_key(),
+            matter.id(),
+            Scope::Matter,
+            &co_counsel,
+            Rights::ALL,
+            Validity::starting(log.now()),
+            None,
+            None,
+        );
+        log.granted(attorney.signing_key(), &co_counsel_grant);
+        log.advance(60);
+        log.viewed(client.signing_key(), matter.id(), &document, 1);
+        log.advance(60);
+        Small {
+            log,
+            attorney,
+            client,
+            co_counsel,
+            stranger,
+            matter,
+            document,
+            v1,
+            client_grant,
+            co_counsel_grant,
+        }
+    }
+
+    impl Small {
+        /// A link to the document by the attorney, for a week.
+        fn link(&mut self) -> SyntheticLink {
+            let expires = self.log.now() + 7 * DAY;
+            self.log
+                .link_created(
+                    self.attorney.signing_key(),
+                    self.matter.id(),
+                    &self.document,
+                    1,
+                    expires,
+                    None,
+                )
+                .1
+        }
+
+        fn verify(self) -> AuditReport {
+            verify(&self.log.finish())
+        }
+    }
+
+    fn verify(bundle: &AuditBundle) -> AuditReport {
+        let options = VerifyOptions {
+            log_key: Some(log::parse_log_key(&bundle.verifier_key).unwrap()),
+            ..VerifyOptions::default()
+        };
+        audit::verify(bundle, &options)
+    }
+
+    /// The report holds exactly one violation: `kind` at `entry`.
+    fn assert_only(report: &AuditReport, kind: ViolationKind, entry: u64) {
+        let found: Vec<(ViolationKind, Option<u64>)> = report
+            .violations
+            .iter()
+            .map(|v| (v.kind, v.entry))
+            .collect();
+        assert_eq!(found, vec![(kind, Some(entry))], "{report}");
+    }
+
+    #[test]
+    fn a_synthetic_firm_history_verifies_clean() {
+        let bundle = firm_history(4000, 7);
+        let report = verify(&bundle);
+        assert!(report.is_clean(), "{report}");
+        assert_eq!(report.tree_size, bundle.entries.len() as u64);
+        assert!(report.checkpoints_verified >= 10, "{report}");
+        assert!(report.accesses_checked > 1000, "{report}");
+        assert!(report.authority_checked > 400, "{report}");
+        for kind in [
+            "uploaded",
+            "granted",
+            "revoked",
+            "link-created",
+            "link-opened",
+            "link-downloaded",
+            "link-revoked",
+        ] {
+            let n = bundle
+                .entries
+                .iter()
+                .filter(|e| {
+                    lexvault_core::log_entry::LogEntry::from_bytes(e)
+                        .unwrap()
+                        .kind
+                        == kind
+                })
+                .count();
+            assert!(n > 0, "no {kind} entry in the synthetic history");
+        }
+        // The same history on one thread: the same verdict.
+        let options = VerifyOptions {
+            log_key: Some(log::parse_log_key(&bundle.verifier_key).unwrap()),
+            threads: 1,
+            ..VerifyOptions::default()
+        };
+        assert!(audit::verify(&bundle, &options).is_clean());
+    }
+
+    #[test]
+    fn the_small_history_and_its_honest_uses_verify_clean() {
+        let mut s = small();
+        // A second version by co-counsel, a sub-grant by co-counsel, a
+        // link opened, downloaded, claimed and revoked by its creator.
+        let v2 = s.log.uploaded(
+            s.co_counsel.signing_key(),
+            s.matter.id(),
+            &s.document,
+            Some(&s.v1),
+        );
+        let expert = Identity::generate(&mut os_rng());
+        let sub = s.log.make_grant(
+            s.co_counsel.signing_key(),
+            s.matter.id(),
+            Scope::Document(s.document),
+            &expert,
+            Rights::VIEW,
+            Validity::starting(s.log.now()),
+            None,
+            Some(s.co_counsel_grant.digest()),
+        );
+        s.log.granted(s.co_counsel.signing_key(), &sub);
+        s.log.advance(10);
+        s.log
+            .viewed(expert.signing_key(), s.matter.id(), &s.document, 2);
+        let expires = s.log.now() + DAY;
+        let (_, link) = s.log.link_created(
+            s.co_counsel.signing_key(),
+            s.matter.id(),
+            &s.document,
+            v2.record().version().get(),
+            expires,
+            Some(s.co_counsel_grant.digest()),
+        );
+        s.log.advance(10);
+        s.log.link_opened(&link, link.keys.signing_key());
+        s.log.advance(10);
+        s.log.link_downloaded(&link, link.keys.signing_key());
+        let claimer = Identity::generate(&mut os_rng());
+        s.log.link_opened(&link, claimer.signing_key());
+        s.log.link_downloaded(&link, claimer.signing_key());
+        s.log.link_revoked(&link, s.co_counsel.signing_key());
+        s.log
+            .revoked(s.attorney.signing_key(), &s.client_grant.clone());
+        let report = s.verify();
+        assert!(report.is_clean(), "{report}");
+    }
+
+    #[test]
+    fn an_upload_without_the_upload_right_is_named() {
+        let mut s = small();
+        // The client holds view and download only.
+        let _ = s.log.uploaded(
+            s.client.signing_key(),
+            s.matter.id(),
+            &s.document,
+            Some(&s.v1),
+        );
+        let at = s.log.len() - 1;
+        assert_only(&s.verify(), ViolationKind::UploadWithoutRight, at);
+
+        let mut s = small();
+        let other = DocumentId::generate(&mut os_rng());
+        let _ = s
+            .log
+            .uploaded(s.stranger.signing_key(), s.matter.id(), &other, None);
+        let at = s.log.len() - 1;
+        assert_only(&s.verify(), ViolationKind::UploadWithoutRight, at);
+    }
+
+    #[test]
+    fn an_upload_after_the_uploaders_grant_was_revoked_is_named() {
+        let mut s = small();
+        let grant = s.co_counsel_grant.clone();
+        s.log.revoked(s.attorney.signing_key(), &grant);
+        s.log.advance(10);
+        let _ = s.log.uploaded(
+            s.co_counsel.signing_key(),
+            s.matter.id(),
+            &s.document,
+            Some(&s.v1),
+        );
+        let at = s.log.len() - 1;
+        assert_only(&s.verify(), ViolationKind::UploadWithoutRight, at);
+    }
+
+    #[test]
+    fn a_version_that_does_not_follow_the_latest_is_named() {
+        let mut s = small();
+        let _v2 = s.log.uploaded(
+            s.attorney.signing_key(),
+            s.matter.id(),
+            &s.document,
+            Some(&s.v1),
+        );
+        // Another version 2, over version 1 again: a fork of the document.
+        let _ = s.log.uploaded(
+            s.attorney.signing_key(),
+            s.matter.id(),
+            &s.document,
+            Some(&s.v1),
+        );
+        let at = s.log.len() - 1;
+        assert_only(&s.verify(), ViolationKind::VersionOutOfOrder, at);
+    }
+
+    #[test]
+    fn a_grant_without_authority_is_named() {
+        // The client may not share: its sub-grant confers nothing.
+        let mut s = small();
+        let sub = s.log.make_grant(
+            s.client.signing_key(),
+            s.matter.id(),
+            Scope::Document(s.document),
+            &s.stranger,
+            Rights::VIEW,
+            Validity::starting(s.log.now()),
+            None,
+            Some(s.client_grant.digest()),
+        );
+        let at = s.log.granted(s.client.signing_key(), &sub);
+        assert_only(&s.verify(), ViolationKind::GrantWithoutAuthority, at);
+
+        // A grant call whose grant someone else signed.
+        let mut s = small();
+        let grant = s.log.make_grant(
+            s.attorney.signing_key(),
+            s.matter.id(),
+            Scope::Document(s.document),
+            &s.stranger,
+            Rights::VIEW,
+            Validity::starting(s.log.now()),
+            None,
+            None,
+        );
+        let at = s.log.granted(s.client.signing_key(), &grant);
+        assert_only(&s.verify(), ViolationKind::GrantWithoutAuthority, at);
+    }
+
+    #[test]
+    fn a_revocation_without_authority_is_named() {
+        // The client is not up co-counsel's chain.
+        let mut s = small();
+        let grant = s.co_counsel_grant.clone();
+        let at = s.log.revoked(s.client.signing_key(), &grant);
+        assert_only(&s.verify(), ViolationKind::RevocationWithoutAuthority, at);
+    }
+
+    #[test]
+    fn a_link_by_someone_who_may_not_share_is_named() {
+        let mut s = small();
+        let expires = s.log.now() + DAY;
+        let (at, _) = s.log.link_created(
+            s.client.signing_key(),
+            s.matter.id(),
+            &s.document,
+            1,
+            expires,
+            Some(s.client_grant.digest()),
+        );
+        assert_only(&s.verify(), ViolationKind::ShareWithoutRight, at);
+    }
+
+    #[test]
+    fn a_link_grant_the_server_would_refuse_is_named() {
+        // A lifetime beyond the longest a link may live.
+        let mut s = small();
+        let expires = s.log.now() + 200 * DAY;
+        let (at, _) = s.log.link_created(
+            s.attorney.signing_key(),
+            s.matter.id(),
+            &s.document,
+            1,
+            expires,
+            None,
+        );
+        assert_only(&s.verify(), ViolationKind::InvalidLinkGrant, at);
+
+        // Bound to a version that is not the latest.
+        let mut s = small();
+        let _ = s.log.uploaded(
+            s.attorney.signing_key(),
+            s.matter.id(),
+            &s.document,
+            Some(&s.v1),
+        );
+        let expires = s.log.now() + DAY;
+        let (at, _) = s.log.link_created(
+            s.attorney.signing_key(),
+            s.matter.id(),
+            &s.document,
+            1,
+            expires,
+            None,
+        );
+        assert_only(&s.verify(), ViolationKind::InvalidLinkGrant, at);
+    }
+
+    #[test]
+    fn a_link_opened_after_its_revocation_is_named() {
+        let mut s = small();
+        let link = s.link();
+        s.log.link_opened(&link, link.keys.signing_key());
+        s.log.link_revoked(&link, s.attorney.signing_key());
+        s.log.advance(10);
+        let at = s.log.link_opened(&link, link.keys.signing_key());
+        assert_only(&s.verify(), ViolationKind::LinkUsedAfterRevocation, at);
+
+        // Its payload fetched after the revocation, with a ticket from
+        // before it.
+        let mut s = small();
+        let link = s.link();
+        s.log.link_opened(&link, link.keys.signing_key());
+        s.log.link_revoked(&link, s.attorney.signing_key());
+        let at = s.log.link_downloaded(&link, link.keys.signing_key());
+        assert_only(&s.verify(), ViolationKind::LinkUsedAfterRevocation, at);
+
+        // The sharer's own grant revoked: the link stops with it.
+        let mut s = small();
+        let expires = s.log.now() + DAY;
+        let (_, link) = s.log.link_created(
+            s.co_counsel.signing_key(),
+            s.matter.id(),
+            &s.document,
+            1,
+            expires,
+            Some(s.co_counsel_grant.digest()),
+        );
+        let grant = s.co_counsel_grant.clone();
+        s.log.revoked(s.attorney.signing_key(), &grant);
+        s.log.advance(10);
+        let at = s.log.link_opened(&link, link.keys.signing_key());
+        assert_only(&s.verify(), ViolationKind::LinkUsedAfterRevocation, at);
+    }
+
+    #[test]
+    fn a_link_opened_after_it_expired_is_named() {
+        let mut s = small();
+        let link = s.link();
+        s.log.link_opened(&link, link.keys.signing_key());
+        s.log.advance(8 * DAY);
+        let at = s.log.link_opened(&link, link.keys.signing_key());
+        assert_only(&s.verify(), ViolationKind::LinkUsedAfterExpiry, at);
+    }
+
+    #[test]
+    fn a_link_opened_by_another_key_is_named() {
+        // Nobody opened it with the link's key (and so claimed it) first.
+        let mut s = small();
+        let link = s.link();
+        let at = s.log.link_opened(&link, s.stranger.signing_key());
+        assert_only(&s.verify(), ViolationKind::LinkUsedByWrongKey, at);
+
+        // Claimed: the link's own key no longer opens it.
+        let mut s = small();
+        let link = s.link();
+        s.log.link_opened(&link, link.keys.signing_key());
+        let claimer = Identity::generate(&mut os_rng());
+        s.log.link_opened(&link, claimer.signing_key());
+        let at = s.log.link_opened(&link, link.keys.signing_key());
+        assert_only(&s.verify(), ViolationKind::LinkUsedByWrongKey, at);
+    }
+
+    #[test]
+    fn a_link_download_without_an_open_is_named() {
+        let mut s = small();
+        let link = s.link();
+        let at = s.log.link_downloaded(&link, link.keys.signing_key());
+        assert_only(&s.verify(), ViolationKind::LinkDownloadWithoutOpen, at);
+
+        // The ticket from the open lasted an hour.
+        let mut s = small();
+        let link = s.link();
+        s.log.link_opened(&link, link.keys.signing_key());
+        s.log.advance(2 * 60 * 60);
+        let at = s.log.link_downloaded(&link, link.keys.signing_key());
+        assert_only(&s.verify(), ViolationKind::LinkDownloadWithoutOpen, at);
+    }
+
+    #[test]
+    fn a_link_revoked_by_someone_else_is_named() {
+        let mut s = small();
+        let link = s.link();
+        let at = s.log.link_revoked(&link, s.client.signing_key());
+        // The revocation did not count: the link still opens.
+        s.log.link_opened(&link, link.keys.signing_key());
+        assert_only(
+            &s.verify(),
+            ViolationKind::LinkRevocationWithoutAuthority,
+            at,
+        );
+    }
+
+    #[test]
+    fn a_link_entry_for_no_link_is_named() {
+        let mut s = small();
+        // The client's ordinary grant passed off as a link's.
+        let fake = SyntheticLink {
+            keys: Identity::generate(&mut os_rng()),
+            grant: s.client_grant.clone(),
+            id: [7; 16],
+        };
+        let at = s.log.link_opened(&fake, s.client.signing_key());
+        assert_only(&s.verify(), ViolationKind::UnknownLink, at);
+    }
+
+    #[test]
+    fn a_link_key_gets_no_generic_access() {
+        let mut s = small();
+        let link = s.link();
+        let key = link.keys.signing_key();
+        let at = s.log.viewed(key, s.matter.id(), &s.document, 1);
+        assert_only(&s.verify(), ViolationKind::AccessWithoutGrant, at);
+    }
+}

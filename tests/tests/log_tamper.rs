@@ -26,8 +26,10 @@ use lexvault_core::keys::{Identity, SigningSecretKey};
 use lexvault_core::log_entry::LogEntry;
 use lexvault_core::matter::MatterId;
 use lexvault_core::membership::Role;
-use lexvault_core::merkle;
+use lexvault_core::merkle::{self, Hash};
+use lexvault_core::note::NoteSigner;
 use lexvault_core::request::{ChainPosition, SignedRequest};
+use lexvault_core::secret::SecretBytes;
 use lexvault_server::app::{AppState, Limits};
 use lexvault_tests::tamper::{append_leaf, open_db, restart};
 use lexvault_tests::{Firm, TestServer, same_person_on};
@@ -510,4 +512,89 @@ fn forged_appended_leaves_are_consistent_but_fail_the_audit() {
     assert_eq!(report.checkpoints_verified, 2, "{report}");
     assert_eq!(report.tree_size, n + 2);
     assert_eq!(report.violations.len(), 2, "{report}");
+}
+
+/// The log rebuilt from `entries` (re-indexed in order) with one checkpoint
+/// signed by the server's own log key: what a server that drops entries
+/// before anyone has seen its log could present.
+fn rebuilt(scene: &Scene, entries: Vec<Vec<u8>>) -> AuditBundle {
+    let db = Connection::open(scene.server.data_dir().join("lexvault.sqlite3")).unwrap();
+    let mut seed: [u8; 32] = db
+        .query_row("SELECT seed FROM log_key", [], |r| r.get::<_, Vec<u8>>(0))
+        .unwrap()
+        .try_into()
+        .unwrap();
+    let origin = log::parse_log_key(&scene.before.verifier_key)
+        .unwrap()
+        .name()
+        .to_owned();
+    let signer = NoteSigner::new(
+        &origin,
+        SigningSecretKey::from_seed(&SecretBytes::from_array(&mut seed)),
+    )
+    .unwrap();
+    let entries: Vec<Vec<u8>> = entries
+        .iter()
+        .enumerate()
+        .map(|(i, bytes)| {
+            let mut entry = LogEntry::from_bytes(bytes).unwrap();
+            entry.index = i as u64;
+            entry.to_bytes()
+        })
+        .collect();
+    let leaves: Vec<Hash> = entries.iter().map(|e| merkle::leaf_hash(e)).collect();
+    let checkpoint = Checkpoint::new(&origin, leaves.len() as u64, merkle::root(&leaves))
+        .unwrap()
+        .sign(&signer)
+        .unwrap();
+    AuditBundle {
+        checkpoints: vec![checkpoint],
+        entries: entries.into_iter().map(Into::into).collect(),
+        ..scene.before.clone()
+    }
+}
+
+#[test]
+fn an_entry_dropped_from_a_rebuilt_log_breaks_its_actors_chain() {
+    let scene = scene();
+    let all: Vec<Vec<u8>> = scene.before.entries.iter().map(|e| e.to_vec()).collect();
+    // Rebuilding without a change is clean: the procedure itself is sound.
+    let report = audit::verify(&rebuilt(&scene, all.clone()), &options(&scene.before, &[]));
+    assert!(report.is_clean(), "{report}");
+
+    // The client's view of the draft is dropped; the log is rebuilt
+    // around the gap, consistent with itself and signed by the log key. The
+    // client's next request, the download, still names the dropped entry.
+    let client = scene.client.identity().public().signing.to_bytes();
+    let by_client = |kind: &str| {
+        scene
+            .before
+            .entries
+            .iter()
+            .position(|e| {
+                let e = LogEntry::from_bytes(e).unwrap();
+                e.kind == kind && *e.actor == client
+            })
+            .unwrap() as u64
+    };
+    let viewed = by_client("viewed");
+    let downloaded = by_client("downloaded");
+    assert!(viewed < downloaded);
+    let mut without = all;
+    without.remove(viewed as usize);
+    let report = audit::verify(&rebuilt(&scene, without), &options(&scene.before, &[]));
+    assert_found(
+        &report,
+        ViolationKind::ActorChainBreak,
+        Some(downloaded - 1),
+    );
+    // Every later entry moved down one, so each chain that crosses the gap
+    // breaks too; nothing else is wrong with the rebuilt log.
+    assert!(
+        report
+            .violations
+            .iter()
+            .all(|v| v.kind == ViolationKind::ActorChainBreak && v.entry >= Some(downloaded - 1)),
+        "{report}"
+    );
 }
