@@ -9,6 +9,7 @@
 
 pub mod cli;
 pub mod hand_upload;
+pub mod hostile;
 
 /// The signature header value for a request built by hand to the server at
 /// `addr`: `method` on `target` (path and query) over `body`, signed by
