@@ -20,10 +20,12 @@ use std::sync::{Arc, Mutex};
 use lexvault_client::client::{Client, ClientError, ClientResult, now, os_rng};
 use lexvault_client::links::{LinkClientError, LinkOpener, LinkTerms, create_link};
 use lexvault_client::log::{LogError, LogMonitor, LogState};
+use lexvault_client::login::{login, register_password};
 use lexvault_client::vault::{OpenedVersion, Share, Vault, decrypt_payload, hex_id, open_version};
 use lexvault_core::api::{
-    self, DocumentList, DocumentView, EventList, IdentityInfo, LogCheckpoint,
+    self, DocumentList, DocumentView, EventList, IdentityInfo, LogCheckpoint, LoginResult,
 };
+use lexvault_core::backup::{Argon2Params, SealedBackup};
 use lexvault_core::checkpoint::Checkpoint;
 use lexvault_core::grant::{Grant, Rights, Validity};
 use lexvault_core::key_bundle::{KeyBundle, VerifiedKeyBundle};
@@ -33,7 +35,7 @@ use lexvault_core::manifest::DocumentId;
 use lexvault_core::matter::VerifiedMatter;
 use lexvault_core::membership::{MemberCertificate, Role};
 use lexvault_core::note::NoteSigner;
-use lexvault_core::secret::SecretBytes;
+use lexvault_core::secret::{SecretBytes, SecretString};
 use lexvault_core::signed::{RecordDigest, Signed};
 use lexvault_tests::Firm;
 use lexvault_tests::hostile::{Answer, HostileRelay};
@@ -63,6 +65,8 @@ struct Scene {
     b: DocumentId,
     /// In `m2`.
     c: DocumentId,
+    /// Whether the victim's password login is set up.
+    password_set: Mutex<bool>,
 }
 
 fn text(seed: u8, len: usize) -> Vec<u8> {
@@ -137,6 +141,7 @@ impl Scene {
             a_v2,
             b,
             c,
+            password_set: Mutex::new(false),
         }
     }
 
@@ -425,6 +430,90 @@ fn substitute_wrapped_key(s: &Scene) -> Played {
         || s.victim.open_latest(&s.a),
     )?;
     refused(got, "file key does not match the manifest's key commitment")
+}
+
+/// Sets the victim's password once, and checks the honest login (the
+/// control) recovers the victim's identity through the relay.
+fn password_login_control(s: &Scene) -> SecretString {
+    let password = SecretString::new("correct horse battery staple".into());
+    if !*s.password_set.lock().unwrap() {
+        register_password(
+            &s.victim,
+            "carla@example.com",
+            &password,
+            Argon2Params::MINIMUM,
+        )
+        .unwrap();
+        *s.password_set.lock().unwrap() = true;
+    }
+    let device = Client::new(&s.relay.url).unwrap();
+    let recovered = login(&device, "carla@example.com", &password).unwrap();
+    assert_eq!(recovered.public(), s.victim.identity().public(), "control");
+    password
+}
+
+fn edit_login_result(answer: &mut Answer, edit: impl FnOnce(&mut LoginResult)) {
+    let mut result: LoginResult = api::decode(&answer.body).unwrap();
+    edit(&mut result);
+    answer.body = api::encode(&result);
+}
+
+fn downgrade_backup_parameters(s: &Scene) -> Played {
+    let password = password_login_control(s);
+    let device = Client::new(&s.relay.url).unwrap();
+    let got = s.attack(
+        "/v1/login/finish",
+        |a| {
+            edit_login_result(a, |r| {
+                // Argon2id memory 19 MiB (CBOR 0x19 0x4c00) down to 8 MiB.
+                let mut sealed = r.sealed_backup.to_vec();
+                let at: Vec<usize> = sealed
+                    .windows(3)
+                    .enumerate()
+                    .filter(|(_, w)| *w == [0x19, 0x4c, 0x00])
+                    .map(|(i, _)| i)
+                    .collect();
+                assert_eq!(at.len(), 1, "the memory cost is encoded once");
+                sealed[at[0] + 1] = 0x20;
+                r.sealed_backup = sealed.into();
+            });
+        },
+        || login(&device, "carla@example.com", &password),
+    )?;
+    refused(got, "argon2id parameters are below the minimum")
+}
+
+fn corrupt_sealed_backup(s: &Scene) -> Played {
+    let password = password_login_control(s);
+    let device = Client::new(&s.relay.url).unwrap();
+    let got = s.attack(
+        "/v1/login/finish",
+        |a| {
+            edit_login_result(a, |r| {
+                let mut sealed = r.sealed_backup.to_vec();
+                *sealed.last_mut().unwrap() ^= 0x01;
+                r.sealed_backup = sealed.into();
+            });
+        },
+        || login(&device, "carla@example.com", &password),
+    )?;
+    refused(got, "the key backup the server released is unusable")
+}
+
+/// The server releases another identity's keys sealed under the same
+/// password (one it learned or guessed), with the victim's bundle.
+fn substitute_sealed_backup(s: &Scene) -> Played {
+    let password = password_login_control(s);
+    let swapped = SealedBackup::seal(&s.mallory, &password, Argon2Params::MINIMUM, &mut os_rng())
+        .unwrap()
+        .to_bytes();
+    let device = Client::new(&s.relay.url).unwrap();
+    let got = s.attack(
+        "/v1/login/finish",
+        move |a| edit_login_result(a, |r| r.sealed_backup = swapped.clone().into()),
+        || login(&device, "carla@example.com", &password),
+    )?;
+    refused(got, "is not the recovered identity's")
 }
 
 // ---------------------------------------------------------------------
@@ -832,6 +921,24 @@ const ATTACKS: &[Attack] = &[
         name: "wrapped file key of another document",
         models: "MEGA 2022 key overwriting; Sync 2024 key substitution",
         play: substitute_wrapped_key,
+        known_failure: None,
+    },
+    Attack {
+        name: "sealed key backup with downgraded Argon2id parameters",
+        models: "MEGA 2023 / password-manager KDF downgrade by a hostile server",
+        play: downgrade_backup_parameters,
+        known_failure: None,
+    },
+    Attack {
+        name: "sealed key backup corrupted",
+        models: "MEGA 2022 key-blob tampering",
+        play: corrupt_sealed_backup,
+        known_failure: None,
+    },
+    Attack {
+        name: "sealed key backup of another identity",
+        models: "MEGA 2022 key recovery / key substitution at login",
+        play: substitute_sealed_backup,
         known_failure: None,
     },
     Attack {
