@@ -120,6 +120,11 @@ pub struct VerifiedDocument {
 pub struct Vault {
     client: Client,
     me: Identity,
+    /// For each document opened through this vault, the newest version
+    /// seen and its manifest's digest: a server that later serves an older
+    /// latest version, or another manifest under a version already seen,
+    /// is rolling the document back or forking it.
+    seen: std::sync::Mutex<std::collections::HashMap<DocumentId, (VersionNumber, RecordDigest)>>,
 }
 
 impl std::fmt::Debug for Vault {
@@ -135,7 +140,51 @@ impl Vault {
     /// `me`'s view of the server behind `client`.
     #[must_use]
     pub fn new(client: Client, me: Identity) -> Self {
-        Self { client, me }
+        Self {
+            client,
+            me,
+            seen: std::sync::Mutex::default(),
+        }
+    }
+
+    /// Checks a served history of `id` (oldest first, already verified to
+    /// follow one another) against the newest version this vault has seen,
+    /// and remembers its latest version.
+    fn check_not_rolled_back(
+        &self,
+        id: &DocumentId,
+        history: &[&Signed<Manifest>],
+    ) -> ClientResult<()> {
+        let Some(latest) = history.last() else {
+            return Ok(());
+        };
+        let mut seen = self
+            .seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let served = latest.record().version();
+        if let Some((version, digest)) = seen.get(id).copied() {
+            if served < version {
+                return Err(verification(format!(
+                    "the server served version {} as the latest, older than version {} you have \
+                     already seen: the document was rolled back",
+                    served.get(),
+                    version.get()
+                )));
+            }
+            let same = history
+                .iter()
+                .find(|m| m.record().version() == version)
+                .is_none_or(|m| m.digest() == digest);
+            if !same {
+                return Err(verification(format!(
+                    "the server replaced version {} you have already seen",
+                    version.get()
+                )));
+            }
+        }
+        seen.insert(*id, (served, latest.digest()));
+        Ok(())
     }
 
     /// The transport.
@@ -636,6 +685,8 @@ impl Vault {
             }
             mine
         };
+        let history: Vec<&Signed<Manifest>> = versions.iter().map(|(m, _)| m).collect();
+        self.check_not_rolled_back(id, &history)?;
         Ok(VerifiedDocument {
             matter,
             versions,
@@ -724,7 +775,9 @@ impl Vault {
                 if manifest.record().document_id().as_bytes() != &*d.document_id {
                     return Err(verification("a listing names the wrong document"));
                 }
-                open_version(&m, &manifest, &d.latest, &self.me)
+                let opened = open_version(&m, &manifest, &d.latest, &self.me)?;
+                self.check_not_rolled_back(manifest.record().document_id(), &[&manifest])?;
+                Ok(opened)
             })
             .collect()
     }

@@ -22,8 +22,11 @@ use lexvault_client::links::{LinkClientError, LinkOpener, LinkTerms, create_link
 use lexvault_client::log::{LogError, LogMonitor, LogState};
 use lexvault_client::login::{login, register_password};
 use lexvault_client::vault::{OpenedVersion, Share, Vault, decrypt_payload, hex_id, open_version};
+use lexvault_core::age::Stanza;
+use lexvault_core::age::x25519::{unwrap_file_key, wrap_file_key};
 use lexvault_core::api::{
-    self, DocumentList, DocumentView, EventList, IdentityInfo, LogCheckpoint, LoginResult,
+    self, DocumentList, DocumentSummary, DocumentView, EventList, IdentityInfo, LogCheckpoint,
+    LoginResult, UploadEnvelope, VersionView,
 };
 use lexvault_core::backup::{Argon2Params, SealedBackup};
 use lexvault_core::checkpoint::Checkpoint;
@@ -38,6 +41,7 @@ use lexvault_core::note::NoteSigner;
 use lexvault_core::secret::{SecretBytes, SecretString};
 use lexvault_core::signed::{RecordDigest, Signed};
 use lexvault_tests::Firm;
+use lexvault_tests::hand_upload::HandUpload;
 use lexvault_tests::hostile::{Answer, HostileRelay};
 
 /// An age payload chunk on the wire: 64 KiB of plaintext and its tag.
@@ -617,8 +621,8 @@ fn forge_grant(s: &Scene) -> Played {
     refused(got, "without a grant in force for you")
 }
 
-/// The manifest of `a`'s latest version, re-signed by an outsider: the
-/// document's author changed, every other term intact.
+/// The manifest of `a`'s latest version, which the victim has seen,
+/// re-signed by an outsider: the author changed, every other term intact.
 fn resign_by_outsider(s: &Scene) -> Played {
     let outsider = Identity::generate(&mut os_rng());
     let got = s.attack(
@@ -638,6 +642,50 @@ fn resign_by_outsider(s: &Scene) -> Played {
                 .map(|o| o.manifest.signer().to_owned())
         },
     )?;
+    refused(got, "the server replaced version 2 you have already seen")
+}
+
+/// A document the outsider made and signed, listed in the victim's matter
+/// with its key wrapped to the victim: the matter's creator never signed
+/// it and the outsider holds no upload right.
+fn inject_document(s: &Scene) -> Played {
+    let listing = format!("/v1/matters/{}/documents", hex_id(s.m1.id().as_bytes()));
+    assert_eq!(s.victim.documents(s.m1.id()).unwrap().len(), 2, "control");
+    let outsider = Identity::generate(&mut os_rng());
+    let made = HandUpload::new(&outsider, s.m1.id(), b"wire the funds to account 666");
+    let envelope: UploadEnvelope = api::decode(&made.envelope).unwrap();
+    let stanza = Stanza::parse(&envelope.stanzas[0].stanza).unwrap();
+    let file_key = unwrap_file_key(&stanza, outsider.encryption_key())
+        .unwrap()
+        .unwrap();
+    let to_victim = wrap_file_key(
+        &file_key,
+        &s.victim.identity().public().encryption,
+        &mut os_rng(),
+    );
+    let injected = DocumentSummary {
+        document_id: (*made.document.as_bytes()).into(),
+        latest: VersionView {
+            manifest: envelope.manifest.clone(),
+            metadata: envelope.metadata.clone(),
+            stanza: Some(to_victim.to_bytes().into()),
+        },
+    };
+    let got = s.attack(
+        &listing,
+        move |a| {
+            let mut list: DocumentList = api::decode(&a.body).unwrap();
+            list.documents.push(injected.clone());
+            a.body = api::encode(&list);
+        },
+        || {
+            s.victim.documents(s.m1.id()).map(|docs| {
+                docs.iter()
+                    .map(|d| d.metadata.file_name().to_owned())
+                    .collect::<Vec<_>>()
+            })
+        },
+    )?;
     refused(got, "may not upload")
 }
 
@@ -647,7 +695,7 @@ fn roll_back(s: &Scene) -> Played {
         |a| edit_view(a, |v| v.versions.truncate(1)),
         || s.victim.open_latest(&s.a).map(|o| o.version().get()),
     )?;
-    refused(got, "older than")
+    refused(got, "the document was rolled back")
 }
 
 // ---------------------------------------------------------------------
@@ -972,23 +1020,26 @@ const ATTACKS: &[Attack] = &[
         known_failure: None,
     },
     Attack {
-        name: "version re-signed by an outsider (author changed, file injected)",
-        models: "Sync/pCloud/Seafile 2024 file injection",
+        name: "seen version re-signed by an outsider (author changed)",
+        models: "Sync/pCloud/Seafile 2024 unauthenticated authorship; MEGA 2023 forked history",
         play: resign_by_outsider,
+        known_failure: None,
+    },
+    Attack {
+        name: "document injected, signed by an outsider",
+        models: "Sync/pCloud/Seafile/Icedrive 2024 file injection",
+        play: inject_document,
         known_failure: Some(
-            "the client never checks that a manifest's signer may upload: the matter's creator or \
-             a grantee with the upload right; a viewer is not served the uploader's grant chain, \
-             so the check needs the server to serve it (spec change)",
+            "the client never checks that a manifest's signer may upload (the matter's creator \
+             or a grantee with the upload right over the document); a viewer is not served the \
+             uploader's grant chain, so the check needs the server to serve it (spec change)",
         ),
     },
     Attack {
         name: "document rolled back to an older version",
         models: "Seafile/Icedrive 2024 rollback; MEGA 2023 stale state",
         play: roll_back,
-        known_failure: Some(
-            "a Vault keeps no memory of the versions it has seen, so a history cut short after \
-             an earlier version verifies; needs a persisted high-water mark per document",
-        ),
+        known_failure: None,
     },
     Attack {
         name: "own log entry omitted from the actor chain",
