@@ -125,6 +125,12 @@ pub struct Vault {
     /// latest version, or another manifest under a version already seen,
     /// is rolling the document back or forking it.
     seen: std::sync::Mutex<std::collections::HashMap<DocumentId, (VersionNumber, RecordDigest)>>,
+    /// For each matter, the revocations this vault made or was served: the
+    /// server serves every revocation of a matter to everyone who may see
+    /// it, so one missing later was hidden (a revoked grant replayed).
+    revoked: std::sync::Mutex<
+        std::collections::HashMap<MatterId, std::collections::HashSet<RecordDigest>>,
+    >,
 }
 
 impl std::fmt::Debug for Vault {
@@ -144,7 +150,34 @@ impl Vault {
             client,
             me,
             seen: std::sync::Mutex::default(),
+            revoked: std::sync::Mutex::default(),
         }
+    }
+
+    /// Checks that `served` still holds every revocation of `matter` this
+    /// vault knows of, and remembers the served ones.
+    fn check_revocations_kept(
+        &self,
+        matter: &MatterId,
+        served: &[Signed<Revocation>],
+    ) -> ClientResult<()> {
+        let mut revoked = self
+            .revoked
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let known = revoked.entry(*matter).or_default();
+        let hidden = known
+            .iter()
+            .filter(|d| !served.iter().any(|r| r.digest() == **d))
+            .count();
+        if hidden > 0 {
+            return Err(verification(format!(
+                "the server hid {hidden} revocation(s) of this matter you have already seen: \
+                 a revoked grant is being replayed"
+            )));
+        }
+        known.extend(served.iter().map(Signed::digest));
+        Ok(())
     }
 
     /// Checks a served history of `id` (oldest first, already verified to
@@ -313,6 +346,7 @@ impl Vault {
         if m.id() != matter {
             return Err(verification("the server served another matter's record"));
         }
+        self.check_revocations_kept(matter, &revocations)?;
         Ok((m, grants, revocations))
     }
 
@@ -393,6 +427,7 @@ impl Vault {
     /// Revokes the grant whose digest is `grant`.
     pub fn revoke(&self, matter: &MatterId, grant: &RecordDigest) -> ClientResult<()> {
         let revocation = Signed::sign(Revocation::new(*matter, *grant, now()), self.key());
+        let digest = revocation.digest();
         let _: GrantList = self.client.post(
             self.key(),
             &format!("/v1/matters/{}/revocations", hex_id(matter.as_bytes())),
@@ -400,6 +435,12 @@ impl Vault {
                 revocation: revocation.as_bytes().to_vec().into(),
             },
         )?;
+        self.revoked
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(*matter)
+            .or_default()
+            .insert(digest);
         Ok(())
     }
 
@@ -685,6 +726,7 @@ impl Vault {
             }
             mine
         };
+        self.check_revocations_kept(matter.id(), &revocations)?;
         let history: Vec<&Signed<Manifest>> = versions.iter().map(|(m, _)| m).collect();
         self.check_not_rolled_back(id, &history)?;
         Ok(VerifiedDocument {

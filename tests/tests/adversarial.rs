@@ -30,7 +30,7 @@ use lexvault_core::api::{
 };
 use lexvault_core::backup::{Argon2Params, SealedBackup};
 use lexvault_core::checkpoint::Checkpoint;
-use lexvault_core::grant::{Grant, Rights, Validity};
+use lexvault_core::grant::{Grant, Rights, Scope, Validity};
 use lexvault_core::key_bundle::{KeyBundle, VerifiedKeyBundle};
 use lexvault_core::keys::{Identity, SigningSecretKey};
 use lexvault_core::log_entry::LogEntry;
@@ -698,6 +698,55 @@ fn roll_back(s: &Scene) -> Played {
     refused(got, "the document was rolled back")
 }
 
+/// The attorney grants the outsider a view of `b` and revokes it; the
+/// server then serves the matter's grant list from before the revocation.
+fn replay_revoked_grant(s: &Scene) -> Played {
+    let grants = format!("/v1/matters/{}/grants", hex_id(s.m1.id().as_bytes()));
+    let grant = s
+        .attorney
+        .grant(
+            s.m1.id(),
+            Scope::Document(s.b),
+            &s.mallory.public(),
+            Rights::VIEW,
+            Validity::starting(0),
+        )
+        .unwrap();
+    let stale = s.capture(&grants, || {
+        s.attorney.grants(s.m1.id()).unwrap();
+    });
+    s.attorney.revoke(s.m1.id(), &grant.digest()).unwrap();
+    let (_, _, revocations) = s.attorney.grants(s.m1.id()).unwrap();
+    assert!(
+        revocations
+            .iter()
+            .any(|r| r.record().revoked() == &grant.digest()),
+        "control"
+    );
+    let got = s.attack(
+        &grants,
+        move |a| a.body.clone_from(&stale),
+        || s.attorney.grants(s.m1.id()),
+    )?;
+    refused(got, "a revoked grant is being replayed")
+}
+
+/// The victim saw the matter's revocations with a document; the server
+/// then serves the document with its revocations stripped.
+fn strip_revocations(s: &Scene) -> Played {
+    let revocations = s.victim.document(&s.a).unwrap().revocations;
+    assert!(
+        !revocations.is_empty(),
+        "control: a revocation is on record"
+    );
+    let got = s.attack(
+        &doc_path(&s.a),
+        |a| edit_view(a, |v| v.revocations.clear()),
+        || s.victim.document(&s.a),
+    )?;
+    refused(got, "a revoked grant is being replayed")
+}
+
 // ---------------------------------------------------------------------
 // Log
 
@@ -1039,6 +1088,18 @@ const ATTACKS: &[Attack] = &[
         name: "document rolled back to an older version",
         models: "Seafile/Icedrive 2024 rollback; MEGA 2023 stale state",
         play: roll_back,
+        known_failure: None,
+    },
+    Attack {
+        name: "grant list replayed from before a revocation",
+        models: "Tresorit/Nextcloud 2024 stale sharing state; MEGA 2023 rollback",
+        play: replay_revoked_grant,
+        known_failure: None,
+    },
+    Attack {
+        name: "document served with its revocations stripped",
+        models: "Tresorit/Nextcloud 2024 stale sharing state",
+        play: strip_revocations,
         known_failure: None,
     },
     Attack {
