@@ -880,6 +880,90 @@ fn forge_access_entry(s: &Scene) -> Played {
 }
 
 // ---------------------------------------------------------------------
+// At rest: the server's own database and blob directory, edited
+
+/// Sets `column` of the `table` row of `b`'s version 1 (for `recipient`,
+/// on `stanzas`) to `value`, runs `call`, and puts the row back.
+fn with_row_edited<T>(
+    s: &Scene,
+    table: &str,
+    column: &str,
+    value: &[u8],
+    call: impl FnOnce() -> T,
+) -> Result<T, String> {
+    let db = rusqlite::Connection::open(s.firm.server.database()).unwrap();
+    let victim = s.victim.identity().public().signing.to_bytes().to_vec();
+    let filter = if table == "stanzas" {
+        "document_id = ?1 AND version = 1 AND recipient = ?2"
+    } else {
+        "document_id = ?1 AND version = 1 AND ?2 IS NOT NULL"
+    };
+    let doc = s.b.as_bytes().to_vec();
+    let old: Vec<u8> = db
+        .query_row(
+            &format!("SELECT {column} FROM {table} WHERE {filter}"),
+            rusqlite::params![doc, victim],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let set = |v: &[u8]| {
+        db.execute(
+            &format!("UPDATE {table} SET {column} = ?3 WHERE {filter}"),
+            rusqlite::params![doc, victim, v],
+        )
+        .unwrap()
+    };
+    if set(value) != 1 {
+        return Err("the row was not edited: the attack was not played".into());
+    }
+    let out = call();
+    assert_eq!(set(&old), 1, "restored");
+    Ok(out)
+}
+
+fn stored_metadata_swapped(s: &Scene) -> Played {
+    let a = s.victim.document(&s.a).unwrap();
+    let other = a.versions[1].1.metadata.to_vec();
+    let got = with_row_edited(s, "versions", "metadata", &other, || {
+        s.victim.open_latest(&s.b)
+    })?;
+    s.victim.open_latest(&s.b).expect("control, restored");
+    refused(got, "metadata does not match the manifest")
+}
+
+fn stored_stanza_swapped(s: &Scene) -> Played {
+    let a = s.victim.document(&s.a).unwrap();
+    let other = a.versions[1].1.stanza.clone().unwrap().to_vec();
+    let got = with_row_edited(s, "stanzas", "stanza", &other, || {
+        s.victim.open_latest(&s.b)
+    })?;
+    s.victim.open_latest(&s.b).expect("control, restored");
+    refused(got, "file key does not match the manifest's key commitment")
+}
+
+fn stored_blob_flipped(s: &Scene) -> Played {
+    let db = rusqlite::Connection::open(s.firm.server.database()).unwrap();
+    let name: String = db
+        .query_row(
+            "SELECT blob FROM versions WHERE document_id = ?1 AND version = 1",
+            [s.b.as_bytes().to_vec()],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let path = s.firm.server.data_dir().join("blobs").join(name);
+    let original = std::fs::read(&path).unwrap();
+    let opened = s.victim.open_latest(&s.b).unwrap();
+    let (control, _, _) = fetch(&s.victim, &opened);
+    assert_eq!(control.unwrap(), text(3, 5_000), "control");
+    let mut flipped = original.clone();
+    flipped[16 + 100] ^= 0x01;
+    std::fs::write(&path, &flipped).unwrap();
+    let got = fetch(&s.victim, &opened);
+    std::fs::write(&path, &original).unwrap();
+    refused_download(got, MISMATCH)
+}
+
+// ---------------------------------------------------------------------
 // Links
 
 fn link_terms() -> LinkTerms<'static> {
@@ -1130,6 +1214,24 @@ const ATTACKS: &[Attack] = &[
         name: "access entry forged",
         models: "forged audit trail",
         play: forge_access_entry,
+        known_failure: None,
+    },
+    Attack {
+        name: "stored metadata of another document (database edited)",
+        models: "Icedrive/pCloud/Seafile 2024 unauthenticated metadata, at rest",
+        play: stored_metadata_swapped,
+        known_failure: None,
+    },
+    Attack {
+        name: "stored wrapped key of another document (database edited)",
+        models: "MEGA 2022 key overwriting, at rest",
+        play: stored_stanza_swapped,
+        known_failure: None,
+    },
+    Attack {
+        name: "stored payload blob bit flip (blob file edited)",
+        models: "Nextcloud 2024 / Seafile 2024 ciphertext tampering, at rest",
+        play: stored_blob_flipped,
         known_failure: None,
     },
     Attack {
