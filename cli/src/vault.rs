@@ -135,6 +135,17 @@ pub struct Vault {
     client: Client,
     me: Identity,
     log: LogView,
+    /// For each document opened through this vault, the newest version
+    /// seen and its manifest's digest: a server that later serves an older
+    /// latest version, or another manifest under a version already seen,
+    /// is rolling the document back or forking it.
+    seen: std::sync::Mutex<std::collections::HashMap<DocumentId, (VersionNumber, RecordDigest)>>,
+    /// For each matter, the revocations this vault made or was served: the
+    /// server serves every revocation of a matter to everyone who may see
+    /// it, so one missing later was hidden (a revoked grant replayed).
+    revoked: std::sync::Mutex<
+        std::collections::HashMap<MatterId, std::collections::HashSet<RecordDigest>>,
+    >,
 }
 
 impl std::fmt::Debug for Vault {
@@ -158,13 +169,85 @@ impl Vault {
     /// against `log` (shared with whoever saves it).
     #[must_use]
     pub fn with_log(client: Client, me: Identity, log: LogView) -> Self {
-        Self { client, me, log }
+        Self {
+            client,
+            me,
+            log,
+            seen: std::sync::Mutex::default(),
+            revoked: std::sync::Mutex::default(),
+        }
     }
 
     /// The log state this vault checks key bindings against.
     #[must_use]
     pub fn log(&self) -> &LogView {
         &self.log
+    }
+
+    /// Checks that `served` still holds every revocation of `matter` this
+    /// vault knows of, and remembers the served ones.
+    fn check_revocations_kept(
+        &self,
+        matter: &MatterId,
+        served: &[Signed<Revocation>],
+    ) -> ClientResult<()> {
+        let mut revoked = self
+            .revoked
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let known = revoked.entry(*matter).or_default();
+        let hidden = known
+            .iter()
+            .filter(|d| !served.iter().any(|r| r.digest() == **d))
+            .count();
+        if hidden > 0 {
+            return Err(verification(format!(
+                "the server hid {hidden} revocation(s) of this matter you have already seen: \
+                 a revoked grant is being replayed"
+            )));
+        }
+        known.extend(served.iter().map(Signed::digest));
+        Ok(())
+    }
+
+    /// Checks a served history of `id` (oldest first, already verified to
+    /// follow one another) against the newest version this vault has seen,
+    /// and remembers its latest version.
+    fn check_not_rolled_back(
+        &self,
+        id: &DocumentId,
+        history: &[&Signed<Manifest>],
+    ) -> ClientResult<()> {
+        let Some(latest) = history.last() else {
+            return Ok(());
+        };
+        let mut seen = self
+            .seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let served = latest.record().version();
+        if let Some((version, digest)) = seen.get(id).copied() {
+            if served < version {
+                return Err(verification(format!(
+                    "the server served version {} as the latest, older than version {} you have \
+                     already seen: the document was rolled back",
+                    served.get(),
+                    version.get()
+                )));
+            }
+            let same = history
+                .iter()
+                .find(|m| m.record().version() == version)
+                .is_none_or(|m| m.digest() == digest);
+            if !same {
+                return Err(verification(format!(
+                    "the server replaced version {} you have already seen",
+                    version.get()
+                )));
+            }
+        }
+        seen.insert(*id, (served, latest.digest()));
+        Ok(())
     }
 
     /// The transport.
@@ -427,6 +510,7 @@ impl Vault {
         if m.id() != matter {
             return Err(verification("the server served another matter's record"));
         }
+        self.check_revocations_kept(matter, &revocations)?;
         Ok((m, grants, revocations))
     }
 
@@ -508,6 +592,7 @@ impl Vault {
     /// Revokes the grant whose digest is `grant`.
     pub fn revoke(&self, matter: &MatterId, grant: &RecordDigest) -> ClientResult<()> {
         let revocation = Signed::sign(Revocation::new(*matter, *grant, now()), self.key());
+        let digest = revocation.digest();
         let _: GrantList = self.client.post(
             self.key(),
             &format!("/v1/matters/{}/revocations", hex_id(matter.as_bytes())),
@@ -515,6 +600,12 @@ impl Vault {
                 revocation: revocation.as_bytes().to_vec().into(),
             },
         )?;
+        self.revoked
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(*matter)
+            .or_default()
+            .insert(digest);
         Ok(())
     }
 
@@ -808,6 +899,9 @@ impl Vault {
             }
             mine
         };
+        self.check_revocations_kept(matter.id(), &revocations)?;
+        let history: Vec<&Signed<Manifest>> = versions.iter().map(|(m, _)| m).collect();
+        self.check_not_rolled_back(id, &history)?;
         Ok(VerifiedDocument {
             matter,
             versions,
@@ -899,7 +993,9 @@ impl Vault {
                 if manifest.record().document_id().as_bytes() != &*d.document_id {
                     return Err(verification("a listing names the wrong document"));
                 }
-                open_version(&m, &manifest, &d.latest, &self.me)
+                let opened = open_version(&m, &manifest, &d.latest, &self.me)?;
+                self.check_not_rolled_back(manifest.record().document_id(), &[&manifest])?;
+                Ok(opened)
             })
             .collect()
     }

@@ -9,6 +9,7 @@
 
 pub mod cli;
 pub mod hand_upload;
+pub mod hostile;
 pub mod synthetic_log;
 pub mod tamper;
 
