@@ -141,7 +141,7 @@ fn main() {
     for (threads, check, median, peak) in &rows {
         let check = match check {
             SignatureCheck::Strict => "strict, one by one",
-            _ => "batches of 256",
+            _ => "batches (audit::SIGNATURE_BATCH)",
         };
         println!(
             "| {check} | {threads} | {:.2} s | {:.0} | {:.1} s | {:.0} | {:.0} MiB |",
