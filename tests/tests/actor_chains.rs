@@ -13,14 +13,14 @@ use std::path::Path;
 use lexvault_client::client::{Client, ClientError, now, os_rng};
 use lexvault_client::vault::Vault;
 use lexvault_core::api::{self, ActorHead, LogCheckpoint};
-use lexvault_core::keys::{EncryptionSecretKey, Identity, SigningPublicKey, SigningSecretKey};
+use lexvault_core::keys::SigningPublicKey;
 use lexvault_core::log_entry::LogEntry;
 use lexvault_core::matter::Matter;
 use lexvault_core::membership::Role;
 use lexvault_core::request::{BodyDigest, ChainPosition, SIGNATURE_HEADER, SignedRequest};
 use lexvault_server::app::Limits;
 use lexvault_tests::cli::CliUser;
-use lexvault_tests::{Firm, TestServer};
+use lexvault_tests::{Firm, TestServer, same_identity};
 
 /// The log's size, as the server's newest checkpoint says.
 fn log_size(vault: &Vault) -> u64 {
@@ -137,7 +137,7 @@ fn two_devices_of_one_person_take_turns_and_keep_one_chain() {
     let attorney = firm.member("Ada Attorney", Role::Attorney);
     // A second device: the same identity on its own connection, knowing
     // nothing of the first device's history.
-    let laptop = Vault::new(firm.server.client(), same_person(&attorney));
+    let laptop = Vault::new(firm.server.client(), same_identity(attorney.identity()));
     for _round in 0..3 {
         create_matter_as(&attorney).expect("the phone takes its turn");
         create_matter_as(&laptop).expect("the laptop takes its turn");
@@ -170,15 +170,6 @@ fn two_devices_of_one_person_take_turns_and_keep_one_chain() {
     }
 }
 
-/// The identity of `vault`, as a second device holds it.
-fn same_person(vault: &Vault) -> Identity {
-    let me = vault.identity();
-    Identity::from_keys(
-        SigningSecretKey::from_seed(&me.signing_key().to_seed()),
-        EncryptionSecretKey::from_secret_bytes(&me.encryption_key().to_secret_bytes()),
-    )
-}
-
 fn copy_dir(from: &Path, to: &Path) {
     for entry in std::fs::read_dir(from).unwrap() {
         let entry = entry.unwrap();
@@ -206,7 +197,7 @@ fn a_server_that_forgets_your_requests_is_caught_by_your_own_chain() {
     copy_dir(data.path(), backup.path());
 
     let server = TestServer::start_in(data, Limits::default());
-    let phone = Vault::new(server.client(), same_person(&attorney));
+    let phone = Vault::new(server.client(), same_identity(attorney.identity()));
     create_matter_as(&phone).unwrap();
     create_matter_as(&phone).unwrap();
     let me = attorney.identity().public().signing;
@@ -219,7 +210,7 @@ fn a_server_that_forgets_your_requests_is_caught_by_your_own_chain() {
     let rolled_back = TestServer::start_in(backup, Limits::default());
     let client = rolled_back.client();
     client.hold_position(&me, held);
-    let phone = Vault::new(client, same_person(&attorney));
+    let phone = Vault::new(client, same_identity(attorney.identity()));
     let err = create_matter_as(&phone).unwrap_err();
     assert!(
         matches!(&err, ClientError::Verification(why) if why.contains("lost or replaced your own entries")),
@@ -228,7 +219,7 @@ fn a_server_that_forgets_your_requests_is_caught_by_your_own_chain() {
 
     // A device that never knew better follows the server: only the
     // auditor or the receipts can tell it (log tests).
-    let fresh = Vault::new(rolled_back.client(), same_person(&attorney));
+    let fresh = Vault::new(rolled_back.client(), same_identity(attorney.identity()));
     create_matter_as(&fresh).unwrap();
 }
 
