@@ -14,16 +14,16 @@
 //! never behind what this client has seen itself, and signs again. A
 //! streamed upload, which cannot be sent twice, fetches the head first.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::Read;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use lexvault_core::actor_chain::{self, HeadError};
 use lexvault_core::api::{self, ActorHead, ErrorBody, Receipt};
 use lexvault_core::keys::{SigningPublicKey, SigningSecretKey};
-use lexvault_core::log_entry::LogEntry;
 use lexvault_core::request::{
     BodyDigest, ChainPosition, RequestTarget, SIGNATURE_HEADER, SignedRequest,
 };
@@ -128,6 +128,11 @@ pub struct Client {
     /// For each signing key used: the position its next recorded request
     /// takes.
     chains: Arc<Mutex<HashMap<[u8; 32], ChainPosition>>>,
+    /// The keys whose position in `chains` this client learned from the
+    /// server (a receipt or the head), rather than was handed
+    /// ([`Self::hold_position`]: a saved place another device may have
+    /// moved past).
+    learned: Arc<Mutex<HashSet<[u8; 32]>>>,
 }
 
 type HttpResponse = ureq::http::Response<ureq::Body>;
@@ -161,6 +166,7 @@ impl Client {
             base: base.to_owned(),
             receipts: Arc::default(),
             chains: Arc::default(),
+            learned: Arc::default(),
         })
     }
 
@@ -199,16 +205,12 @@ impl Client {
             .ok()
             .and_then(|v| URL_SAFE_NO_PAD.decode(v).ok())
             .unwrap_or_default();
-        let entry = api::decode::<Receipt>(&bytes)
+        let next = api::decode::<Receipt>(&bytes)
             .ok()
-            .and_then(|r| LogEntry::from_bytes(&r.entry).ok());
-        if let Some(entry) = entry
-            && entry.evidence.as_slice() == sent.as_bytes()
-        {
-            self.chains().insert(
-                sent.signer().to_bytes(),
-                sent.request().position().next(entry.leaf_hash()),
-            );
+            .and_then(|r| actor_chain::position_after_receipt(sent, &r));
+        if let Some(next) = next {
+            self.chains().insert(sent.signer().to_bytes(), next);
+            self.learned().insert(sent.signer().to_bytes());
         }
         self.keep_receipt(bytes);
     }
@@ -225,6 +227,11 @@ impl Client {
     /// it makes the client catch up, never go back.
     pub fn hold_position(&self, key: &SigningPublicKey, position: ChainPosition) {
         self.chains().insert(key.to_bytes(), position);
+        self.learned().remove(&key.to_bytes());
+    }
+
+    fn learned(&self) -> std::sync::MutexGuard<'_, HashSet<[u8; 32]>> {
+        self.learned.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Where `key`'s next recorded request goes, asking the server the
@@ -260,33 +267,14 @@ impl Client {
             .call()
             .map_err(transport)?;
         let head: ActorHead = read_answer(check_status(response)?)?;
-        let next = match head.last {
-            None => ChainPosition::FIRST,
-            Some(receipt) => {
-                let entry = LogEntry::from_bytes(&receipt.entry).map_err(|e| {
-                    verification(format!("your latest log entry is malformed: {e}"))
-                })?;
-                let evidence = SignedRequest::from_evidence(&entry.evidence)
-                    .ok()
-                    .filter(|r| r.signer() == &me && entry.actor.as_slice() == me.as_bytes())
-                    .ok_or_else(|| {
-                        verification("the server showed an entry you did not sign as your latest")
-                    })?;
-                self.keep_receipt(api::encode(&receipt));
-                evidence.request().position().next(entry.leaf_hash())
-            }
-        };
-        if let Some(held) = held
-            && (next.sequence < held.sequence
-                || (next.sequence == held.sequence && next.previous != held.previous))
-        {
-            return Err(verification(format!(
-                "the server's log lost or replaced your own entries: it says your next request \
-                 is number {}, but you already made {} (or a different one)",
-                next.sequence, held.sequence
-            )));
+        let next = actor_chain::position_after_head(&me, &head, held);
+        // A head that is ours goes to the log monitor, even one behind us.
+        if let (Ok(_) | Err(HeadError::Behind { .. }), Some(receipt)) = (&next, &head.last) {
+            self.keep_receipt(api::encode(receipt));
         }
+        let next = next.map_err(|e| verification(e.to_string()))?;
         self.chains().insert(me.to_bytes(), next);
+        self.learned().insert(me.to_bytes());
         Ok(next)
     }
 
@@ -496,7 +484,14 @@ impl Client {
         let total = head.len() as u64 + payload_len;
         let mut body = Some(std::io::Cursor::new(head).chain(payload));
         let url = self.url(path);
-        // A streamed payload cannot be sent twice: no retry.
+        // A streamed payload cannot be sent twice: no retry. And a server
+        // that refuses it as out of sequence does so before reading it,
+        // which a client still sending sees only as a broken connection:
+        // a position saved by an earlier run (another device may have gone
+        // on since) is checked first.
+        if !self.learned().contains(&key.public_key().to_bytes()) {
+            self.sync_chain(key)?;
+        }
         let response = self.send_signed(
             key,
             "POST",

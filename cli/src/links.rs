@@ -17,22 +17,22 @@
 use std::io::Write;
 
 use lexvault_core::age;
-use lexvault_core::age::Stanza;
 use lexvault_core::api::{CreateLink, LinkInfo, LinkList, LinkStatus, OpenLink, OpenedLink};
 use lexvault_core::grant::{
     Grant, GrantId, GrantTerms, Rights, Scope, StanzaDigest, Validity, VerifiedGrant,
-    WrappedKeyBinding, parse_grant, verify_grant_chain,
+    WrappedKeyBinding, verify_grant_chain,
 };
-use lexvault_core::keys::{EncryptionSecretKey, Identity, PublicIdentity, SigningSecretKey};
+use lexvault_core::keys::{PublicIdentity, SigningSecretKey};
 use lexvault_core::link::{LinkError, LinkKeys, LinkSecret};
-use lexvault_core::manifest::{DocumentId, verify_manifest};
-use lexvault_core::matter::{MatterId, verify_matter};
+use lexvault_core::manifest::DocumentId;
+use lexvault_core::matter::MatterId;
+use lexvault_core::opening;
 use lexvault_core::secret::SecretString;
 use lexvault_core::signed::{RecordDigest, Signed};
 use rand_core::Rng as _;
 
 use crate::client::{Client, ClientError, now, os_rng};
-use crate::vault::{OpenedVersion, Vault, decrypt_payload, fetch_into, hex_id, open_version};
+use crate::vault::{OpenedVersion, Vault, decrypt_payload, fetch_into, hex_id, opened};
 
 /// The rights a link's grant gives.
 pub const LINK_RIGHTS: Rights = Rights::VIEW.union(Rights::DOWNLOAD);
@@ -95,10 +95,6 @@ impl From<std::io::Error> for LinkClientError {
 
 /// A shorthand for share-link results.
 pub type LinkResult<T> = Result<T, LinkClientError>;
-
-fn verification(what: impl std::fmt::Display) -> LinkClientError {
-    LinkClientError::Client(ClientError::Verification(what.to_string()))
-}
 
 /// A link's public id: the part of its URL the server sees.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -484,61 +480,9 @@ impl<'a> LinkOpener<'a> {
         })
     }
 
-    /// Verifies an answer to an open: the matter, the link's grant to this
-    /// link's identity and its chain to the creator, the stanza the grant
-    /// binds, the manifest, the key commitment and the metadata.
+    /// Verifies an answer to an open (see [`opening::open_link_answer`]).
     fn verify(&self, answer: &OpenedLink) -> LinkResult<(OpenedVersion, VerifiedGrant)> {
-        let matter = verify_matter(&answer.matter).map_err(verification)?;
-        let grants = answer
-            .grants
-            .iter()
-            .map(|g| parse_grant(g).map_err(verification))
-            .collect::<LinkResult<Vec<_>>>()?;
-        let link_grant = grants
-            .first()
-            .ok_or_else(|| verification("the server served no grant for the link"))?;
-        if link_grant.record().grantee() != &self.keys.public() {
-            return Err(verification("the served grant is not to this link's keys"));
-        }
-        let t = now();
-        let grant = verify_grant_chain(&matter, link_grant, grants.as_slice(), &[], t)
-            .map_err(verification)?;
-        let Scope::Document(document) = *grant.scope() else {
-            return Err(verification("the link's grant covers more than a document"));
-        };
-        if !grant.allows(Rights::VIEW, &document, t) {
-            return Err(verification("the link's grant does not allow viewing"));
-        }
-        let binding = grant
-            .grant()
-            .record()
-            .wrapped_key()
-            .ok_or_else(|| verification("the link's grant binds no wrapped key"))?;
-        let stanza_bytes = answer
-            .version
-            .stanza
-            .as_ref()
-            .ok_or_else(|| verification("the server served no wrapped key for the link"))?;
-        let stanza = Stanza::parse(stanza_bytes).map_err(verification)?;
-        if stanza.digest() != binding.stanza_digest.0 {
-            return Err(verification(
-                "the served wrapped key is not the one the link's grant binds",
-            ));
-        }
-        let manifest = verify_manifest(&answer.version.manifest).map_err(verification)?;
-        if manifest.record().document_id() != &document
-            || manifest.record().version() != binding.version
-        {
-            return Err(verification(
-                "the served manifest is not the version the link opens",
-            ));
-        }
-        let identity = Identity::from_keys(
-            SigningSecretKey::from_seed(&self.keys.signing_key().to_seed()),
-            EncryptionSecretKey::from_secret_bytes(&self.keys.encryption_key().to_secret_bytes()),
-        );
-        let opened = open_version(&matter, &manifest, &answer.version, &identity)?;
-        Ok((opened, grant))
+        Ok(opening::open_link_answer(answer, &self.keys, now()).map_err(opened)?)
     }
 
     /// The key that signs requests after `opened`.

@@ -10,8 +10,8 @@
 
 use std::io::{self, Read, Seek, SeekFrom, Write};
 
+use lexvault_core::age;
 use lexvault_core::age::stream::{EncryptingReader, PayloadEncryptor, StreamReader};
-use lexvault_core::age::{self, Stanza};
 use lexvault_core::api::{
     AddGrant, AddStanzas, CertifyMember, CreateMatter, DocumentList, DocumentView, EventList,
     EventView, GrantList, IdentityInfo, IdentityList, MatterList, RecipientStanza,
@@ -30,7 +30,8 @@ use lexvault_core::manifest::{
 };
 use lexvault_core::matter::{Matter, MatterId, VerifiedMatter, verify_matter};
 use lexvault_core::membership::{MemberCertificate, Role, verify_member_certificate};
-use lexvault_core::metadata::{Metadata, MetadataBinding, SealedMetadata};
+use lexvault_core::metadata::{Metadata, MetadataBinding};
+use lexvault_core::opening::{self, OpenError};
 use lexvault_core::request::SignedRequest;
 use lexvault_core::secret::FileKey;
 use lexvault_core::signed::{RecordDigest, Signed};
@@ -76,44 +77,7 @@ pub struct Share {
     pub validity: Validity,
 }
 
-/// A document version the caller opened and verified.
-pub struct OpenedVersion {
-    /// The matter.
-    pub matter: VerifiedMatter,
-    /// The verified manifest.
-    pub manifest: Signed<Manifest>,
-    /// The decrypted metadata.
-    pub metadata: Metadata,
-    /// The version's file key.
-    pub file_key: FileKey,
-    /// The stanza the server served for the caller (verified to open the
-    /// committed key).
-    pub stanza: Stanza,
-}
-
-impl std::fmt::Debug for OpenedVersion {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OpenedVersion")
-            .field("matter", self.matter.id())
-            .field("document", self.manifest.record().document_id())
-            .field("version", &self.manifest.record().version())
-            .finish_non_exhaustive()
-    }
-}
-
-impl OpenedVersion {
-    /// The document id.
-    #[must_use]
-    pub fn document_id(&self) -> DocumentId {
-        *self.manifest.record().document_id()
-    }
-
-    /// The version number.
-    #[must_use]
-    pub fn version(&self) -> VersionNumber {
-        self.manifest.record().version()
-    }
-}
+pub use lexvault_core::opening::OpenedVersion;
 
 /// A document and all its versions, verified.
 #[derive(Debug)]
@@ -1020,53 +984,23 @@ pub fn verify_grant_list(list: &GrantList) -> ClientResult<MatterRecords> {
     Ok((matter, grants, revocations))
 }
 
-/// Opens one served version for `me`: the stanza unwraps a file key that
-/// the manifest commits to, and the metadata opens under the manifest's
-/// binding.
+/// Opens one served version for `me` (see [`opening::open_version`]).
 pub fn open_version(
     matter: &VerifiedMatter,
     manifest: &Signed<Manifest>,
     view: &VersionView,
     me: &Identity,
 ) -> ClientResult<OpenedVersion> {
-    let terms = manifest.record();
-    if terms.matter_id() != matter.id() {
-        return Err(verification("the manifest belongs to another matter"));
+    opening::open_version(matter, manifest, view, me).map_err(opened)
+}
+
+/// An [`OpenError`] as the vault reports it.
+pub(crate) fn opened(e: OpenError) -> ClientError {
+    match e {
+        e @ OpenError::NotShared => ClientError::Invalid(e.to_string()),
+        OpenError::Verification(what) => ClientError::Verification(what),
+        e => verification(e),
     }
-    if verify_manifest(&view.manifest).map(|m| m.digest()) != Ok(manifest.digest()) {
-        return Err(verification("the served manifest changed"));
-    }
-    let stanza_bytes = view.stanza.as_ref().ok_or_else(|| {
-        ClientError::Invalid(
-            "this version's key was not shared with you; ask whoever shared the document".into(),
-        )
-    })?;
-    let stanza = Stanza::parse(stanza_bytes).map_err(verification)?;
-    let file_key = age::x25519::unwrap_file_key(&stanza, me.encryption_key())
-        .map_err(verification)?
-        .ok_or_else(|| verification("the served key is not wrapped to you"))?;
-    terms.check_file_key(&file_key).map_err(verification)?;
-    let sealed = SealedMetadata::from_bytes(view.metadata.to_vec());
-    terms
-        .check_metadata(&sealed.digest())
-        .map_err(verification)?;
-    let metadata = sealed
-        .open(
-            &file_key,
-            &MetadataBinding {
-                matter_id: *terms.matter_id(),
-                document_id: *terms.document_id(),
-                version: terms.version(),
-            },
-        )
-        .map_err(verification)?;
-    Ok(OpenedVersion {
-        matter: matter.clone(),
-        manifest: manifest.clone(),
-        metadata,
-        file_key,
-        stanza,
-    })
 }
 
 /// Downloads a payload into `file`, resuming after its current length, and

@@ -135,6 +135,7 @@ macro_rules! signed_record {
     };
 }
 
+pub mod actor_chain;
 pub mod age;
 pub mod api;
 pub mod backup;
@@ -154,6 +155,7 @@ pub mod membership;
 pub mod merkle;
 pub mod metadata;
 pub mod note;
+pub mod opening;
 pub mod request;
 pub mod secret;
 pub mod signed;

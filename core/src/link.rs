@@ -262,6 +262,13 @@ impl LinkKeys {
         self.0.encryption_key()
     }
 
+    /// Both keys, as the identity that opens the link's stanza and signs
+    /// its requests.
+    #[must_use]
+    pub fn identity(&self) -> &Identity {
+        &self.0
+    }
+
     /// The public halves, registered with the server when the link is made.
     #[must_use]
     pub fn public(&self) -> PublicIdentity {

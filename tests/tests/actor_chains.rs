@@ -267,3 +267,58 @@ fn the_cli_keeps_its_place_and_refuses_a_server_behind_it() {
     );
     assert_eq!(chain_of(&firm, &key).len(), 3, "nothing was recorded");
 }
+
+#[test]
+fn the_cli_keeps_its_place_after_links_and_uploads_large_files_from_a_stale_one() {
+    let firm = Firm::new();
+    let laptop = CliUser::new(&firm.server.url, "correct horse battery staple");
+    let key = laptop.enrol("Ada Attorney");
+    let key =
+        SigningPublicKey::from_bytes(&hex::decode(&key).unwrap().try_into().unwrap()).unwrap();
+    let (bundle, _) = firm.admin.identity_of(&key).unwrap();
+    firm.admin.certify(&bundle, Role::Attorney).unwrap();
+    let matter = laptop.json(&["matter", "create"])["matter"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let small = laptop.home.path().join("memo.txt");
+    std::fs::write(&small, b"memo").unwrap();
+    let document = laptop.json(&["put", &matter, small.to_str().unwrap()])["document"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // Link commands keep the profile's place too.
+    let _ = laptop.json(&["link", "create", &document]);
+    let state = laptop.home.path().join("chain.state");
+    let held: u64 = std::fs::read_to_string(&state)
+        .unwrap()
+        .lines()
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let chain = chain_of(&firm, &key);
+    assert_eq!(
+        held,
+        chain.last().unwrap().0 + 1,
+        "link create saved its place"
+    );
+
+    // A second device of the same person goes on; the laptop's saved place
+    // is now behind. A large streamed upload from it still lands (it
+    // checks its place before streaming, since a refusal arrives while it
+    // is still sending).
+    let phone = CliUser::new(&firm.server.url, "correct horse battery staple");
+    copy_dir(laptop.home.path(), phone.home.path());
+    let _ = phone.json(&["put", &matter, small.to_str().unwrap()]);
+    let large = laptop.home.path().join("exhibits.bin");
+    std::fs::write(&large, vec![0x5a; 24 << 20]).unwrap();
+    let put = laptop.json(&["put", &matter, large.to_str().unwrap()]);
+    assert_eq!(put["version"], 1);
+    let chain = chain_of(&firm, &key);
+    assert!(
+        chain.windows(2).all(|w| w[1].0 == w[0].0 + 1),
+        "one unbroken chain across both devices"
+    );
+}

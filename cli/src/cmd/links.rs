@@ -54,7 +54,9 @@ pub fn create(
             claim_once,
         },
     )
-    .map_err(|e| Failure::new(e.to_string()))?;
+    .map_err(|e| Failure::new(e.to_string()));
+    super::audit::after_call(ctx, &vault)?;
+    let link = link?;
     let url = link.url(vault.client().base_url());
     ctx.emit(
         &format!(
@@ -87,7 +89,9 @@ pub fn create(
 pub fn list(ctx: &Context, matter: &str) -> Result<(), Failure> {
     let matter = parse_matter(matter)?;
     let vault = ctx.vault()?;
-    let links = list_links(&vault, &matter).map_err(|e| Failure::new(e.to_string()))?;
+    let links = list_links(&vault, &matter).map_err(|e| Failure::new(e.to_string()));
+    super::audit::after_call(ctx, &vault)?;
+    let links = links?;
     let t = now();
     let state = |l: &lexvault_core::api::LinkStatus| {
         if l.revoked {
@@ -153,7 +157,10 @@ pub fn revoke(ctx: &Context, matter: &str, link: &str) -> Result<(), Failure> {
         .into_iter()
         .find(|l| hex_id(&l.link_id[..]) == link.to_hex())
         .map(|l| RecordDigest(*l.grant));
-    revoke_link(&vault, &matter, &link, grant.as_ref()).map_err(|e| Failure::new(e.to_string()))?;
+    let revoked = revoke_link(&vault, &matter, &link, grant.as_ref())
+        .map_err(|e| Failure::new(e.to_string()));
+    super::audit::after_call(ctx, &vault)?;
+    revoked?;
     ctx.emit(
         &format!("Revoked link {}", link.to_hex()),
         &json!({ "revoked": link.to_hex() }),

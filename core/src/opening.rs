@@ -1,0 +1,607 @@
+//! Opening a served document version: the checks that tie a served
+//! manifest, wrapped key and sealed metadata together before a byte is
+//! decrypted, and the streaming decryption that checks the payload against
+//! the manifest and the plaintext against the uploader's digest (spec:
+//! `spec/documents.md` §A recipient's order of checks, `spec/links.md`
+//! §Opening a link).
+//!
+//! Every client — the CLI, the share-link page and the portal — opens
+//! versions through this module, so they refuse the same servers for the
+//! same reasons.
+
+use sha2::{Digest as _, Sha256};
+
+use crate::age::stream::{ENCRYPTED_CHUNK_SIZE, PAYLOAD_NONCE_LEN, PayloadDecryptor};
+use crate::age::{self, Stanza};
+use crate::api::{OpenedLink, VersionView};
+use crate::grant::{Rights, Scope, VerifiedGrant, parse_grant, verify_grant_chain};
+use crate::keys::Identity;
+use crate::link::LinkKeys;
+use crate::manifest::{DocumentId, Manifest, PayloadHasher, VersionNumber, verify_manifest};
+use crate::matter::{VerifiedMatter, verify_matter};
+use crate::metadata::{Metadata, MetadataBinding, SealedMetadata};
+use crate::secret::FileKey;
+use crate::signed::Signed;
+
+/// Why a served version could not be opened.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum OpenError {
+    /// The server holds no key for the caller: the version was not shared
+    /// with them.
+    #[error("this version's key was not shared with you; ask whoever shared the document")]
+    NotShared,
+    /// Something served does not verify: the server, or someone in
+    /// between, is not behaving honestly. The text says what.
+    #[error("{0}")]
+    Verification(String),
+}
+
+fn verification(what: impl core::fmt::Display) -> OpenError {
+    OpenError::Verification(what.to_string())
+}
+
+/// A document version the caller opened and verified.
+pub struct OpenedVersion {
+    /// The matter.
+    pub matter: VerifiedMatter,
+    /// The verified manifest.
+    pub manifest: Signed<Manifest>,
+    /// The decrypted metadata.
+    pub metadata: Metadata,
+    /// The version's file key.
+    pub file_key: FileKey,
+    /// The stanza the server served for the caller (verified to open the
+    /// committed key).
+    pub stanza: Stanza,
+}
+
+impl core::fmt::Debug for OpenedVersion {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("OpenedVersion")
+            .field("matter", self.matter.id())
+            .field("document", self.manifest.record().document_id())
+            .field("version", &self.manifest.record().version())
+            .finish_non_exhaustive()
+    }
+}
+
+impl OpenedVersion {
+    /// The document id.
+    #[must_use]
+    pub fn document_id(&self) -> DocumentId {
+        *self.manifest.record().document_id()
+    }
+
+    /// The version number.
+    #[must_use]
+    pub fn version(&self) -> VersionNumber {
+        self.manifest.record().version()
+    }
+
+    /// The payload's length, as the manifest commits to it.
+    #[must_use]
+    pub fn payload_len(&self) -> u64 {
+        self.manifest.record().terms().payload_len
+    }
+
+    /// A decryptor for this version's payload.
+    #[must_use]
+    pub fn payload_opener(&self) -> PayloadOpener {
+        PayloadOpener::new(self)
+    }
+}
+
+/// Opens one served version for `me`: the stanza unwraps a file key that
+/// the manifest commits to, and the metadata opens under the manifest's
+/// binding. `manifest` is the verified form of `view.manifest`.
+///
+/// # Errors
+/// [`OpenError::NotShared`] when no key was served for `me`;
+/// [`OpenError::Verification`] when anything served does not verify.
+pub fn open_version(
+    matter: &VerifiedMatter,
+    manifest: &Signed<Manifest>,
+    view: &VersionView,
+    me: &Identity,
+) -> Result<OpenedVersion, OpenError> {
+    let terms = manifest.record();
+    if terms.matter_id() != matter.id() {
+        return Err(verification("the manifest belongs to another matter"));
+    }
+    if verify_manifest(&view.manifest).map(|m| m.digest()) != Ok(manifest.digest()) {
+        return Err(verification("the served manifest changed"));
+    }
+    let stanza_bytes = view.stanza.as_ref().ok_or(OpenError::NotShared)?;
+    let stanza = Stanza::parse(stanza_bytes).map_err(verification)?;
+    let file_key = age::x25519::unwrap_file_key(&stanza, me.encryption_key())
+        .map_err(verification)?
+        .ok_or_else(|| verification("the served key is not wrapped to you"))?;
+    terms.check_file_key(&file_key).map_err(verification)?;
+    let sealed = SealedMetadata::from_bytes(view.metadata.to_vec());
+    terms
+        .check_metadata(&sealed.digest())
+        .map_err(verification)?;
+    let metadata = sealed
+        .open(
+            &file_key,
+            &MetadataBinding {
+                matter_id: *terms.matter_id(),
+                document_id: *terms.document_id(),
+                version: terms.version(),
+            },
+        )
+        .map_err(verification)?;
+    Ok(OpenedVersion {
+        matter: matter.clone(),
+        manifest: manifest.clone(),
+        metadata,
+        file_key,
+        stanza,
+    })
+}
+
+/// Verifies the server's answer to opening a share link, for the holder
+/// of `keys`, at time `now`: the matter record, the link's grant to these
+/// keys and its chain to the matter's creator, the wrapped key the grant
+/// binds, the manifest of the version the grant names, the key commitment
+/// and the metadata. Returns the opened version and the verified grant.
+///
+/// # Errors
+/// [`OpenError::Verification`] naming the first check that fails.
+pub fn open_link_answer(
+    answer: &OpenedLink,
+    keys: &LinkKeys,
+    now: u64,
+) -> Result<(OpenedVersion, VerifiedGrant), OpenError> {
+    let matter = verify_matter(&answer.matter).map_err(verification)?;
+    let grants = answer
+        .grants
+        .iter()
+        .map(|g| parse_grant(g).map_err(verification))
+        .collect::<Result<Vec<_>, _>>()?;
+    let link_grant = grants
+        .first()
+        .ok_or_else(|| verification("the server served no grant for the link"))?;
+    if link_grant.record().grantee() != &keys.public() {
+        return Err(verification("the served grant is not to this link's keys"));
+    }
+    let grant = verify_grant_chain(&matter, link_grant, grants.as_slice(), &[], now)
+        .map_err(verification)?;
+    let Scope::Document(document) = *grant.scope() else {
+        return Err(verification("the link's grant covers more than a document"));
+    };
+    if !grant.allows(Rights::VIEW, &document, now) {
+        return Err(verification("the link's grant does not allow viewing"));
+    }
+    let binding = grant
+        .grant()
+        .record()
+        .wrapped_key()
+        .ok_or_else(|| verification("the link's grant binds no wrapped key"))?;
+    let stanza_bytes = answer
+        .version
+        .stanza
+        .as_ref()
+        .ok_or_else(|| verification("the server served no wrapped key for the link"))?;
+    let stanza = Stanza::parse(stanza_bytes).map_err(verification)?;
+    if stanza.digest() != binding.stanza_digest.0 {
+        return Err(verification(
+            "the served wrapped key is not the one the link's grant binds",
+        ));
+    }
+    let manifest = verify_manifest(&answer.version.manifest).map_err(verification)?;
+    if manifest.record().document_id() != &document
+        || manifest.record().version() != binding.version
+    {
+        return Err(verification(
+            "the served manifest is not the version the link opens",
+        ));
+    }
+    let opened = open_version(&matter, &manifest, &answer.version, keys.identity())?;
+    Ok((opened, grant))
+}
+
+/// Decrypts a served payload as it arrives, holding at most one chunk.
+///
+/// Feed the payload's bytes in order with [`Self::update`], in pieces of
+/// any size; each authenticated chunk's plaintext is appended to the
+/// caller's buffer as soon as it is complete. [`Self::finish`] then checks
+/// that the payload ended at its last chunk, that it hashes to the
+/// manifest's digest and length, and that the plaintext hashes to the
+/// uploader's digest and size. Only after `finish` succeeds is the
+/// plaintext final: a caller that streams it onward (to a file, to a
+/// browser download) must discard or fail what it wrote when `finish`
+/// fails. Every chunk released before that was authenticated under the
+/// committed file key, so nothing released was forged; at worst it is a
+/// prefix.
+pub struct PayloadOpener {
+    file_key: FileKey,
+    manifest: Signed<Manifest>,
+    decryptor: Option<PayloadDecryptor>,
+    pending: Vec<u8>,
+    payload: PayloadHasher,
+    received: u64,
+    plaintext: Sha256,
+    plaintext_len: u64,
+    expected_digest: [u8; 32],
+    expected_size: u64,
+    failed: bool,
+}
+
+impl core::fmt::Debug for PayloadOpener {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("PayloadOpener")
+            .field("plaintext_len", &self.plaintext_len)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PayloadOpener {
+    /// Starts decrypting `opened`'s payload.
+    #[must_use]
+    pub fn new(opened: &OpenedVersion) -> Self {
+        // `from_array` zeroises the copy.
+        let mut file_key = *opened.file_key.expose_secret();
+        Self {
+            file_key: FileKey::from_array(&mut file_key),
+            manifest: opened.manifest.clone(),
+            decryptor: None,
+            pending: Vec::with_capacity(ENCRYPTED_CHUNK_SIZE),
+            payload: PayloadHasher::new(),
+            received: 0,
+            plaintext: Sha256::new(),
+            plaintext_len: 0,
+            expected_digest: *opened.metadata.plaintext_digest(),
+            expected_size: opened.metadata.size(),
+            failed: false,
+        }
+    }
+
+    /// The plaintext bytes released so far.
+    #[must_use]
+    pub fn plaintext_len(&self) -> u64 {
+        self.plaintext_len
+    }
+
+    /// Feeds the next payload bytes; appends the plaintext of every chunk
+    /// they complete to `out`.
+    ///
+    /// # Errors
+    /// [`OpenError::Verification`] when a chunk does not authenticate or
+    /// the payload runs past the manifest's length; the opener then refuses
+    /// everything after.
+    pub fn update(&mut self, mut payload: &[u8], out: &mut Vec<u8>) -> Result<(), OpenError> {
+        if self.failed {
+            return Err(verification("the payload already failed to decrypt"));
+        }
+        self.received = self.received.saturating_add(payload.len() as u64);
+        if self.received > self.manifest.record().terms().payload_len {
+            return Err(self.fail("the server sent more bytes than the manifest says"));
+        }
+        while !payload.is_empty() {
+            let want = if self.decryptor.is_none() {
+                PAYLOAD_NONCE_LEN
+            } else {
+                ENCRYPTED_CHUNK_SIZE
+            };
+            let take = want.saturating_sub(self.pending.len()).min(payload.len());
+            let (head, rest) = payload.split_at(take);
+            self.payload.update(head);
+            self.pending.extend_from_slice(head);
+            payload = rest;
+            if self.pending.len() == want {
+                self.complete(out)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The buffer holds a whole nonce or a whole chunk: take it.
+    fn complete(&mut self, out: &mut Vec<u8>) -> Result<(), OpenError> {
+        match self.decryptor.as_mut() {
+            None => {
+                let nonce: [u8; PAYLOAD_NONCE_LEN] = self
+                    .pending
+                    .as_slice()
+                    .try_into()
+                    .map_err(|_| verification("the payload's nonce is malformed"))?;
+                self.decryptor = Some(PayloadDecryptor::new(&self.file_key, &nonce));
+                self.pending.clear();
+                Ok(())
+            }
+            Some(_) => self.decrypt_pending(out),
+        }
+    }
+
+    fn decrypt_pending(&mut self, out: &mut Vec<u8>) -> Result<(), OpenError> {
+        let Some(decryptor) = self.decryptor.as_mut() else {
+            return Err(self.fail("the payload is truncated inside its nonce"));
+        };
+        match decryptor.decrypt_chunk(&mut self.pending) {
+            Ok(plain) => {
+                self.plaintext.update(&*plain);
+                self.plaintext_len = self.plaintext_len.saturating_add(plain.len() as u64);
+                out.extend_from_slice(plain);
+                self.pending.clear();
+                Ok(())
+            }
+            Err(e) => Err(self.fail(format!("the payload does not decrypt: {e}"))),
+        }
+    }
+
+    /// The payload has ended: decrypts the last partial chunk into `out`
+    /// and checks the whole payload and plaintext.
+    ///
+    /// # Errors
+    /// [`OpenError::Verification`] when the payload is truncated, does not
+    /// match the manifest, or its plaintext does not match the uploader's
+    /// digest. What was released must then be discarded.
+    pub fn finish(mut self, out: &mut Vec<u8>) -> Result<(), OpenError> {
+        if self.failed {
+            return Err(verification("the payload already failed to decrypt"));
+        }
+        if !self.pending.is_empty() {
+            self.decrypt_pending(out)?;
+        }
+        let finished = self.decryptor.as_ref().map(PayloadDecryptor::finish);
+        if finished != Some(Ok(())) {
+            return Err(verification("the payload is truncated"));
+        }
+        let (digest, len) = self.payload.finalize();
+        if self.manifest.record().check_payload(&digest, len).is_err() {
+            return Err(verification(
+                "the downloaded payload does not match the manifest",
+            ));
+        }
+        let plaintext: [u8; 32] = self.plaintext.finalize().into();
+        if plaintext != self.expected_digest || self.plaintext_len != self.expected_size {
+            return Err(verification(
+                "the plaintext does not match the uploader's digest",
+            ));
+        }
+        Ok(())
+    }
+
+    fn fail(&mut self, what: impl core::fmt::Display) -> OpenError {
+        self.failed = true;
+        verification(what)
+    }
+}
+
+#[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+mod tests {
+    use std::io::Write as _;
+
+    use rand_chacha::ChaCha20Rng;
+    use rand_core::SeedableRng as _;
+    use sha2::{Digest as _, Sha256};
+
+    use super::*;
+    use crate::age::StreamWriter;
+    use crate::age::stream::CHUNK_SIZE;
+    use crate::manifest::{KeyCommitment, ManifestTerms};
+    use crate::matter::Matter;
+
+    /// A version of `plaintext` uploaded by `uploader` in a fresh matter,
+    /// its key wrapped to `reader`: what the server would serve, and the
+    /// payload.
+    fn version(
+        uploader: &Identity,
+        reader: &Identity,
+        plaintext: &[u8],
+        rng: &mut ChaCha20Rng,
+    ) -> (VerifiedMatter, Signed<Manifest>, VersionView, Vec<u8>) {
+        let matter = Matter::create(rng, uploader.signing_key(), 1);
+        let document = DocumentId::generate(rng);
+        let file_key = FileKey::generate(rng);
+        let mut writer = StreamWriter::new(&file_key, Vec::new(), rng).unwrap();
+        writer.write_all(plaintext).unwrap();
+        let payload = writer.finish().unwrap();
+        let mut hasher = PayloadHasher::new();
+        hasher.update(&payload);
+        let (payload_digest, payload_len) = hasher.finalize();
+        let binding = MetadataBinding {
+            matter_id: *matter.id(),
+            document_id: document,
+            version: VersionNumber::FIRST,
+        };
+        let metadata = Metadata::new(
+            "brief.pdf",
+            "application/pdf",
+            plaintext.len() as u64,
+            Sha256::digest(plaintext).into(),
+        )
+        .unwrap()
+        .seal(&file_key, &binding);
+        let manifest = Manifest::new(ManifestTerms {
+            matter_id: *matter.id(),
+            document_id: document,
+            version: VersionNumber::FIRST,
+            previous: None,
+            payload_digest,
+            payload_len,
+            key_commitment: KeyCommitment::derive(&file_key),
+            metadata_digest: metadata.digest(),
+            created_at: 2,
+        })
+        .unwrap();
+        let manifest = Signed::sign(manifest, uploader.signing_key());
+        let stanza = age::x25519::wrap_file_key(&file_key, &reader.public().encryption, rng);
+        let view = VersionView {
+            manifest: manifest.as_bytes().to_vec().into(),
+            metadata: metadata.as_bytes().to_vec().into(),
+            stanza: Some(stanza.to_bytes().into()),
+        };
+        (matter, manifest, view, payload)
+    }
+
+    fn open_new(plaintext: &[u8], seed: u64) -> (OpenedVersion, Vec<u8>) {
+        let mut rng = ChaCha20Rng::seed_from_u64(seed);
+        let me = Identity::generate(&mut rng);
+        let (matter, manifest, view, payload) = version(&me, &me, plaintext, &mut rng);
+        (
+            open_version(&matter, &manifest, &view, &me).unwrap(),
+            payload,
+        )
+    }
+
+    /// Feeds `payload` in pieces of `piece` bytes and finishes.
+    fn decrypt(opened: &OpenedVersion, payload: &[u8], piece: usize) -> Result<Vec<u8>, OpenError> {
+        let mut opener = opened.payload_opener();
+        let mut out = Vec::new();
+        for part in payload.chunks(piece) {
+            opener.update(part, &mut out)?;
+        }
+        opener.finish(&mut out)?;
+        Ok(out)
+    }
+
+    #[test]
+    fn every_size_around_chunk_boundaries_decrypts_in_pieces_of_every_size() {
+        for len in [
+            0,
+            1,
+            CHUNK_SIZE - 1,
+            CHUNK_SIZE,
+            CHUNK_SIZE + 1,
+            3 * CHUNK_SIZE + 5,
+        ] {
+            let plaintext: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+            let (opened, payload) = open_new(&plaintext, len as u64);
+            for piece in [
+                1,
+                7,
+                16,
+                ENCRYPTED_CHUNK_SIZE - 1,
+                ENCRYPTED_CHUNK_SIZE,
+                1 << 20,
+            ] {
+                if piece == 1 && len > CHUNK_SIZE {
+                    continue; // byte by byte is covered by the small sizes
+                }
+                let got = decrypt(&opened, &payload, piece);
+                assert_eq!(
+                    got.as_deref(),
+                    Ok(&plaintext[..]),
+                    "len {len}, piece {piece}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn chunks_are_released_as_they_complete_not_at_the_end() {
+        let plaintext = vec![7u8; 2 * CHUNK_SIZE + 10];
+        let (opened, payload) = open_new(&plaintext, 1);
+        let mut opener = opened.payload_opener();
+        let mut out = Vec::new();
+        let first = PAYLOAD_NONCE_LEN + ENCRYPTED_CHUNK_SIZE;
+        opener.update(&payload[..first], &mut out).unwrap();
+        assert_eq!(out.len(), CHUNK_SIZE, "the first chunk is out");
+        assert_eq!(opener.plaintext_len(), CHUNK_SIZE as u64);
+    }
+
+    #[test]
+    fn altered_truncated_or_extended_payloads_are_refused() {
+        let plaintext: Vec<u8> = (0..3 * CHUNK_SIZE + 100).map(|i| i as u8).collect();
+        let (opened, payload) = open_new(&plaintext, 2);
+        let refused = |payload: &[u8], what: &str| {
+            let got = decrypt(&opened, payload, 4096);
+            assert!(
+                matches!(got, Err(OpenError::Verification(_))),
+                "{what}: {got:?}"
+            );
+        };
+        let mut flipped = payload.clone();
+        flipped[PAYLOAD_NONCE_LEN + CHUNK_SIZE + 3] ^= 1;
+        refused(&flipped, "a flipped bit");
+        let mut nonce = payload.clone();
+        nonce[0] ^= 1;
+        refused(&nonce, "a changed nonce");
+        let at_boundary = PAYLOAD_NONCE_LEN + 2 * ENCRYPTED_CHUNK_SIZE;
+        refused(&payload[..at_boundary], "cut at a chunk boundary");
+        refused(&payload[..at_boundary + 50], "cut inside a chunk");
+        refused(&payload[..PAYLOAD_NONCE_LEN - 1], "cut inside the nonce");
+        refused(&[], "empty");
+        let mut longer = payload.clone();
+        longer.extend_from_slice(&[0; 32]);
+        refused(&longer, "extended after the last chunk");
+        let mut swapped = payload.clone();
+        let (a, b) = (PAYLOAD_NONCE_LEN, PAYLOAD_NONCE_LEN + ENCRYPTED_CHUNK_SIZE);
+        let first: Vec<u8> = swapped[a..b].to_vec();
+        swapped.copy_within(b..b + ENCRYPTED_CHUNK_SIZE, a);
+        swapped[b..b + ENCRYPTED_CHUNK_SIZE].copy_from_slice(&first);
+        refused(&swapped, "two chunks reordered");
+        // Another version's payload under this manifest.
+        let (_, other) = open_new(&plaintext, 3);
+        refused(&other, "another version's payload");
+    }
+
+    #[test]
+    fn a_payload_reencrypted_by_a_key_holder_is_refused_by_the_manifest_digest() {
+        let plaintext = vec![5u8; CHUNK_SIZE + 9];
+        let (opened, _) = open_new(&plaintext, 6);
+        // Anyone the key was shared with can encrypt other bytes under it;
+        // only the uploader's signed digest tells them apart.
+        let mut rng = ChaCha20Rng::seed_from_u64(7);
+        let mut writer = StreamWriter::new(&opened.file_key, Vec::new(), &mut rng).unwrap();
+        writer.write_all(&vec![6u8; plaintext.len()]).unwrap();
+        let forged = writer.finish().unwrap();
+        assert_eq!(
+            decrypt(&opened, &forged, 1 << 16).err(),
+            Some(verification(
+                "the downloaded payload does not match the manifest"
+            ))
+        );
+    }
+
+    #[test]
+    fn an_opener_refuses_everything_after_a_failure() {
+        let (opened, payload) = open_new(&[1u8; 100], 4);
+        let mut opener = opened.payload_opener();
+        let mut out = Vec::new();
+        let mut bad = payload.clone();
+        bad[PAYLOAD_NONCE_LEN] ^= 1;
+        opener.update(&bad, &mut out).unwrap();
+        // The last (short) chunk is decrypted only at the end.
+        assert!(opener.finish(&mut out).is_err());
+        assert!(out.is_empty(), "nothing released from a forged chunk");
+        let mut opener = opened.payload_opener();
+        let mut longer = payload;
+        longer.extend_from_slice(&[0u8; ENCRYPTED_CHUNK_SIZE]);
+        assert!(opener.update(&longer, &mut out).is_err());
+        assert!(opener.update(&[0], &mut out).is_err(), "stays failed");
+    }
+
+    #[test]
+    fn a_version_not_shared_with_me_or_wrapped_to_another_is_refused() {
+        let mut rng = ChaCha20Rng::seed_from_u64(5);
+        let uploader = Identity::generate(&mut rng);
+        let other = Identity::generate(&mut rng);
+        let (matter, manifest, view, _) = version(&uploader, &other, b"memo", &mut rng);
+        let got = open_version(&matter, &manifest, &view, &uploader);
+        assert_eq!(
+            got.err(),
+            Some(verification("the served key is not wrapped to you"))
+        );
+        let mut unshared = view.clone();
+        unshared.stanza = None;
+        let got = open_version(&matter, &manifest, &unshared, &other);
+        assert_eq!(got.err(), Some(OpenError::NotShared));
+        assert!(open_version(&matter, &manifest, &view, &other).is_ok());
+        // A manifest from another matter.
+        let elsewhere = Matter::create(&mut rng, uploader.signing_key(), 1);
+        let got = open_version(&elsewhere, &manifest, &view, &other);
+        assert_eq!(
+            got.err(),
+            Some(verification("the manifest belongs to another matter"))
+        );
+    }
+}
