@@ -1,9 +1,52 @@
 //! # lexvault-client-wasm
 //!
-//! Thin wasm-bindgen bindings over `lexvault-core` for the browser: chunked
-//! decryption and encryption, stanza unwrapping, manifest and grant
-//! verification, link key derivation and sealed-key unlock. Each binding
-//! will be one to three lines that call the core. Nothing is bound yet; see
-//! the project's issues for the browser milestone.
+//! Thin wasm-bindgen bindings over `lexvault-core` for the browser: the
+//! share-link page and the portal call these, and do their own `fetch`.
+//! Every check that decides whether to trust what the server served runs
+//! in the core, the same code the CLI runs; each binding converts types
+//! and errors and calls it.
+//!
+//! - [`signer`]: signed requests that follow the signer's actor chain.
+//! - [`link`]: share-link keys from the URL fragment, and verifying an open.
+//! - [`payload`]: streaming decryption of a verified version's payload.
+//! - [`wire`]: the few plain messages the pages read and write themselves.
+//!
+//! Errors reach JavaScript as `Error` objects whose message is the core's
+//! message: it never carries a secret.
 
 #![forbid(unsafe_code)]
+
+pub mod link;
+pub mod payload;
+pub mod signer;
+pub mod wire;
+
+use rand_core::UnwrapErr;
+use wasm_bindgen::JsError;
+
+/// The browser's random source.
+fn rng() -> UnwrapErr<getrandom::SysRng> {
+    UnwrapErr(getrandom::SysRng)
+}
+
+/// Seconds since the Unix epoch, by the browser's clock.
+fn now() -> u64 {
+    // `Date.now()` is milliseconds as an f64; it is never negative here.
+    let millis = js_now();
+    if millis.is_finite() && millis > 0.0 {
+        (millis / 1000.0) as u64
+    } else {
+        0
+    }
+}
+
+#[wasm_bindgen::prelude::wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_namespace = Date, js_name = now)]
+    fn js_now() -> f64;
+}
+
+/// An error for JavaScript with `what`'s message.
+fn js_error(what: impl core::fmt::Display) -> JsError {
+    JsError::new(&what.to_string())
+}

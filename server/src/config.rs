@@ -77,6 +77,11 @@ pub struct Settings {
     /// (`--login-attempts-per-hour`, `LEXVAULT_LOGIN_ATTEMPTS_PER_HOUR`,
     /// `login_attempts_per_hour`); default [`DEFAULT_LOGIN_ATTEMPTS_PER_HOUR`].
     pub login_attempts_per_hour: u32,
+    /// Directory of the built browser pages, the share-link page and the
+    /// portal (`--web-dir`, `LEXVAULT_WEB_DIR`, `web_dir`; `scripts/build-web`
+    /// builds it into `target/web`). `None`: the server serves the API
+    /// only. It held `link.html` when the settings were loaded.
+    pub web_dir: Option<PathBuf>,
 }
 
 impl Default for Settings {
@@ -89,6 +94,7 @@ impl Default for Settings {
             tls: None,
             log: DEFAULT_LOG.to_owned(),
             login_attempts_per_hour: DEFAULT_LOGIN_ATTEMPTS_PER_HOUR,
+            web_dir: None,
         }
     }
 }
@@ -336,6 +342,11 @@ pub fn load_from(
     )? {
         settings.login_attempts_per_hour = attempts.value;
     }
+    if let Some(web_dir) = resolve(layers(&WEB_DIR, values.web_dir, cli.web_dir)?, parse_path)? {
+        let web_dir = file.anchor(web_dir);
+        check_web_dir(&web_dir)?;
+        settings.web_dir = Some(web_dir.value);
+    }
 
     let cert = resolve(
         layers(&TLS_CERT, values.tls_cert, cli.tls_cert)?,
@@ -418,7 +429,8 @@ the file), e.g. /etc/lexvault/server.toml used with --config:
   tls_cert = \"cert.pem\"
   tls_key = \"key.pem\"
   log = \"info,lexvault_server=debug\"
-  login_attempts_per_hour = 10"
+  login_attempts_per_hour = 10
+  web_dir = \"/usr/share/lexvault/web\""
 );
 
 /// lexvault's zero-knowledge relay server: it stores and relays only
@@ -469,6 +481,10 @@ struct Cli {
     /// Login attempts allowed per account per hour [env: LEXVAULT_LOGIN_ATTEMPTS_PER_HOUR] [default: 10]
     #[arg(long, value_name = "N", global = true)]
     login_attempts_per_hour: Option<String>,
+
+    /// Directory of the built browser pages (scripts/build-web makes target/web) [env: LEXVAULT_WEB_DIR] [default: none, API only]
+    #[arg(long, value_name = "DIR", global = true)]
+    web_dir: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -540,6 +556,11 @@ const LOGIN_ATTEMPTS_PER_HOUR: Key = Key {
     env: "LEXVAULT_LOGIN_ATTEMPTS_PER_HOUR",
     flag: "--login-attempts-per-hour",
 };
+const WEB_DIR: Key = Key {
+    file: "web_dir",
+    env: "LEXVAULT_WEB_DIR",
+    flag: "--web-dir",
+};
 
 /// The config file's keys; values are checked per setting, so that an
 /// error names the key.
@@ -554,6 +575,7 @@ struct FileValues {
     tls_key: Option<toml::Value>,
     log: Option<toml::Value>,
     login_attempts_per_hour: Option<toml::Value>,
+    web_dir: Option<toml::Value>,
 }
 
 /// The config file, if any, and its values.
@@ -849,6 +871,26 @@ fn check_data_dir(dir: &Sourced<PathBuf>) -> Result<(), ConfigError> {
 }
 
 /// The file exists, is a regular file, and can be opened for reading.
+/// The browser pages' directory must hold a built share-link page.
+fn check_web_dir(dir: &Sourced<PathBuf>) -> Result<(), ConfigError> {
+    let page = dir.value.join("link.html");
+    if page.is_file() {
+        return Ok(());
+    }
+    Err(invalid(
+        dir,
+        format!(
+            "it holds no built browser pages ({} is missing)",
+            page.display()
+        ),
+        format!(
+            "build them with scripts/build-web (into target/web), or leave {} unset to serve \
+             the API only",
+            WEB_DIR.everywhere()
+        ),
+    ))
+}
+
 fn check_readable_file(file: &Sourced<PathBuf>) -> Result<(), ConfigError> {
     const FIX: &str = "give the path of a readable PEM file, or fix its permissions";
     match std::fs::metadata(&file.value) {

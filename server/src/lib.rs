@@ -25,3 +25,4 @@ pub mod routes;
 pub mod serve;
 pub mod store;
 pub mod telemetry;
+pub mod web;

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use lexvault_server::app::{self, AppState, Limits};
 use lexvault_server::config::{self, Command, ConfigError, Settings};
-use lexvault_server::{admin, serve, telemetry};
+use lexvault_server::{admin, serve, telemetry, web};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -62,7 +62,11 @@ async fn run(settings: Settings) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let app = app::router(state).layer(telemetry::http_trace_layer());
+    let mut app = app::router(state);
+    if let Some(dir) = &settings.web_dir {
+        app = app.merge(web::routes(dir.clone()));
+    }
+    let app = app.layer(telemetry::http_trace_layer());
     let listener = match tokio::net::TcpListener::bind(settings.listen).await {
         Ok(listener) => listener,
         Err(error) => {

@@ -10,6 +10,7 @@
 pub mod cli;
 pub mod hand_upload;
 pub mod hostile;
+pub mod server_process;
 pub mod synthetic_log;
 pub mod tamper;
 

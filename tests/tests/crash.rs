@@ -27,54 +27,11 @@ use lexvault_core::manifest::DocumentId;
 use lexvault_core::matter::MatterId;
 use lexvault_core::membership::Role;
 use lexvault_core::signed::RecordDigest;
-use lexvault_tests::cli::server_binary;
+use lexvault_tests::server_process::ServerProcess;
 use rand_core::Rng as _;
 
 /// How many times the server is killed.
 const CRASHES: usize = 4;
-
-/// The server as a child process on a data directory.
-struct ServerProcess {
-    child: Child,
-    url: String,
-}
-
-impl ServerProcess {
-    fn start(data: &Path) -> Self {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .unwrap()
-            .port();
-        let addr = format!("127.0.0.1:{port}");
-        let mut child = Command::new(server_binary())
-            .arg("serve")
-            .arg("--data-dir")
-            .arg(data)
-            .args(["--listen", &addr, "--log", "warn"])
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("start lexvault-server");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while TcpStream::connect(&addr).is_err() {
-            assert!(
-                child.try_wait().unwrap().is_none(),
-                "the server exited at start"
-            );
-            assert!(Instant::now() < deadline, "the server did not listen");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Self {
-            child,
-            url: format!("http://{addr}"),
-        }
-    }
-
-    /// SIGKILL: no shutdown, no flush, no goodbye.
-    fn kill(mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-}
 
 /// One person's keys, from which each round makes a vault on the current
 /// server, carrying the person's chain position over.

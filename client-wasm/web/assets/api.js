@@ -1,0 +1,94 @@
+// Talking to the lexvault server from a page: signed requests that follow
+// the signer's actor chain (spec/log.md §Actor chains), and error answers.
+// Everything that decides whether to trust an answer runs in the wasm
+// module (the same Rust core as the CLI); this file only moves bytes.
+
+import { decodeError } from './pkg/lexvault_client_wasm.js';
+
+const CBOR = 'application/cbor';
+const SIGNATURE = 'lexvault-signature';
+const RECEIPT = 'lexvault-receipt';
+
+/** An error answer from the server, with its stable code. */
+export class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+/** Never send cookies or a referrer; never cache an answer. */
+const FETCH_OPTIONS = { credentials: 'omit', cache: 'no-store', referrerPolicy: 'no-referrer' };
+
+/** Turns a non-2xx answer into an ApiError (the body is a CBOR ErrorBody). */
+export async function failure(response) {
+  const body = new Uint8Array(await response.arrayBuffer());
+  const decoded = decodeError(body);
+  if (decoded) {
+    return new ApiError(response.status, decoded.code, decoded.message);
+  }
+  return new ApiError(response.status, 'unexpected', `the server answered HTTP ${response.status}`);
+}
+
+/** GET without a signature (public state such as a link's). */
+export async function getUnsigned(path) {
+  const response = await send(path, { method: 'GET' });
+  if (!response.ok) throw await failure(response);
+  return new Uint8Array(await response.arrayBuffer());
+}
+
+/**
+ * Sends a request signed by `signer` (a wasm Signer) and returns the
+ * Response, ok or not, after moving the signer's chain with its receipt.
+ * When another device or tab of the same signer went first the server
+ * answers 409 out-of-sequence: the signer then checks its head and the
+ * request is signed and sent once more.
+ */
+export async function signedFetch(signer, method, path, body) {
+  const bytes = body ?? new Uint8Array(0);
+  for (let attempt = 0; ; attempt += 1) {
+    const headers = { [SIGNATURE]: signer.sign(method, path, bytes) };
+    const init = { method, headers };
+    if (body) {
+      headers['content-type'] = CBOR;
+      init.body = bytes;
+    }
+    const response = await send(path, init);
+    const receipt = response.headers.get(RECEIPT);
+    if (receipt) signer.followReceipt(receipt);
+    if (response.status === 409 && attempt === 0) {
+      const error = await failure(response.clone());
+      if (error.code === 'out-of-sequence') {
+        await catchUp(signer);
+        continue;
+      }
+    }
+    return response;
+  }
+}
+
+/** Signed request whose answer must be 2xx; returns the body's bytes. */
+export async function signedCall(signer, method, path, body) {
+  const response = await signedFetch(signer, method, path, body);
+  if (!response.ok) throw await failure(response);
+  return new Uint8Array(await response.arrayBuffer());
+}
+
+/** Fetches the signer's head and lets the signer check it. */
+async function catchUp(signer) {
+  const response = await send('/v1/log/head', {
+    method: 'GET',
+    headers: { [SIGNATURE]: signer.signHead() },
+  });
+  if (!response.ok) throw await failure(response);
+  signer.followHead(new Uint8Array(await response.arrayBuffer()));
+}
+
+async function send(path, init) {
+  try {
+    return await fetch(path, { ...FETCH_OPTIONS, ...init });
+  } catch (e) {
+    throw new ApiError(0, 'unreachable', 'The server cannot be reached. Check your connection and try again.');
+  }
+}

@@ -1,0 +1,117 @@
+// Saving a decrypted document. With a Service Worker (/l/sw.js) the
+// plaintext streams to the browser's download as it is decrypted, holding
+// a few chunks in memory; without one (some private windows) it is
+// gathered into a Blob, which holds the whole document.
+
+const WORKER = '/l/sw.js';
+
+/** Starts the worker early, so it is ready when the recipient saves. */
+export function prepareStreaming() {
+  if (!('serviceWorker' in navigator)) return Promise.resolve(null);
+  return navigator.serviceWorker
+    .register(WORKER, { scope: '/l/' })
+    .then(() => navigator.serviceWorker.ready)
+    .catch(() => null);
+}
+
+function randomToken() {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/**
+ * A sink for one document: write(chunk) resolves when there is room for
+ * more; close() completes the file; abort(reason) makes the browser drop it.
+ */
+export async function openSink({ name, mimeType, size }) {
+  const registration = await prepareStreaming();
+  if (registration && registration.active) {
+    return streamingSink(registration.active, { name, mimeType, size });
+  }
+  return blobSink({ name, mimeType });
+}
+
+function streamingSink(worker, { name, mimeType, size }) {
+  const token = randomToken();
+  const channel = new MessageChannel();
+  const port = channel.port1;
+  const acks = new Map();
+  let seq = 0;
+  let cancelled = false;
+  let resolveStarted;
+  let resolveRegistered;
+  const started = new Promise((resolve) => { resolveStarted = resolve; });
+  const registered = new Promise((resolve) => { resolveRegistered = resolve; });
+  port.onmessage = ({ data }) => {
+    if (data.registered) resolveRegistered();
+    if (data.started) resolveStarted();
+    if (data.ack !== undefined) {
+      const resolve = acks.get(data.ack);
+      acks.delete(data.ack);
+      if (resolve) resolve();
+    }
+    if (data.cancelled) {
+      cancelled = true;
+      for (const resolve of acks.values()) resolve();
+      acks.clear();
+    }
+  };
+  worker.postMessage({ type: 'download', token, name, mimeType, size }, [channel.port2]);
+  let frame;
+  const begin = registered.then(() => {
+    // The navigation the worker answers with the stream.
+    frame = document.createElement('iframe');
+    frame.hidden = true;
+    frame.src = `/l/download/${token}`;
+    document.body.appendChild(frame);
+    return started;
+  });
+  return {
+    streaming: true,
+    async write(chunk) {
+      await begin;
+      if (cancelled) throw new Error('The download was cancelled.');
+      if (chunk.byteLength === 0) return;
+      seq += 1;
+      const done = new Promise((resolve) => acks.set(seq, resolve));
+      const buffer = chunk.buffer.byteLength === chunk.byteLength ? chunk.buffer : chunk.slice().buffer;
+      port.postMessage({ chunk: buffer, seq }, [buffer]);
+      await done;
+    },
+    async close() {
+      await begin;
+      port.postMessage({ done: true });
+      setTimeout(() => frame && frame.remove(), 60_000);
+    },
+    async abort(reason) {
+      port.postMessage({ error: String(reason) });
+      setTimeout(() => frame && frame.remove(), 1_000);
+    },
+  };
+}
+
+function blobSink({ name, mimeType }) {
+  const parts = [];
+  return {
+    streaming: false,
+    async write(chunk) {
+      parts.push(chunk);
+    },
+    async close() {
+      const blob = new Blob(parts, { type: mimeType || 'application/octet-stream' });
+      parts.length = 0;
+      const url = URL.createObjectURL(blob);
+      const a = document.createElement('a');
+      a.href = url;
+      a.download = name || 'document';
+      a.hidden = true;
+      document.body.appendChild(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 60_000);
+    },
+    async abort() {
+      parts.length = 0;
+    },
+  };
+}

@@ -1,0 +1,132 @@
+// In-browser decryption benchmark: lexvault's wasm decryptor beside npm's
+// libsodium-wrappers (crypto_secretstream_xchacha20poly1305), in the same
+// page of headless Chromium, on documents of the same size.
+//
+// The lexvault side is the real share-link path: the link is opened and
+// verified through the page's own modules, the whole payload is fetched
+// into memory first (the network is not measured), then timed through the
+// DocumentDecryptor in 1 MiB pieces: ChaCha20-Poly1305 per 64 KiB chunk,
+// SHA-256 of the payload against the manifest and of the plaintext against
+// the uploader's digest. The libsodium side encrypts the plaintext the
+// lexvault side produced (64 KiB messages, untimed) and times pulling it
+// back. Runs alternate, A B A B, and the report gives every run.
+//
+// Usage: node bench.mjs '{"url": "<link URL>", "runs": 5}'  (prints JSON)
+
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { launch, DESKTOP } from './chromium.mjs';
+
+const { url, runs = 5 } = JSON.parse(process.argv[2]);
+const require = createRequire(import.meta.url);
+const wrappers = join(dirname(require.resolve('libsodium-wrappers')), '../modules-esm/libsodium-wrappers.mjs');
+const sodiumCore = join(dirname(require.resolve('libsodium')), '../modules-esm/libsodium.mjs');
+
+const context = await launch(DESKTOP);
+const page = await context.newPage();
+const console_ = [];
+page.on('console', (m) => console_.push(m.text()));
+// libsodium served from the page's own origin (the page's CSP allows only
+// 'self'); its one bare import is pointed at the served core.
+await page.route('**/bench/libsodium-wrappers.mjs', (route) =>
+  route.fulfill({
+    contentType: 'text/javascript',
+    body: readFileSync(wrappers, 'utf8').replace('from"libsodium"', 'from"/bench/libsodium.mjs"'),
+  }),
+);
+await page.route('**/bench/libsodium.mjs', (route) =>
+  route.fulfill({ contentType: 'text/javascript', body: readFileSync(sodiumCore, 'utf8') }),
+);
+await page.goto(url);
+await page.waitForSelector('#start:not([hidden])');
+
+const { id, fragment } = (() => {
+  const u = new URL(url);
+  return { id: u.pathname.split('/').pop(), fragment: u.hash.slice(1) };
+})();
+
+const report = await page.evaluate(
+  async ({ id, fragment, runs }) => {
+    const wasm = await import('/assets/pkg/lexvault_client_wasm.js');
+    await wasm.default();
+    const api = await import('/assets/api.js');
+    const keyring = new wasm.LinkKeyring(fragment, undefined);
+    const signer = keyring.signer();
+    const answer = await api.signedCall(signer, 'POST', `/v1/links/${id}/open`, wasm.openLinkBody(undefined));
+    const doc = keyring.open(answer);
+    const response = await api.signedFetch(signer, 'GET', `/v1/links/${id}/payload?ticket=${doc.ticket}`);
+    const payload = new Uint8Array(await response.arrayBuffer());
+    const PIECE = 1 << 20;
+    const pieces = [];
+    for (let i = 0; i < payload.length; i += PIECE) pieces.push(payload.subarray(i, Math.min(i + PIECE, payload.length)));
+
+    let plaintext = null;
+    const lexvault = () => {
+      const decryptor = doc.decryptor();
+      const out = [];
+      const start = performance.now();
+      for (const piece of pieces) out.push(decryptor.update(piece));
+      out.push(decryptor.finish());
+      const ms = performance.now() - start;
+      decryptor.free();
+      if (!plaintext) plaintext = out;
+      return ms;
+    };
+
+    const sodium = (await import('/bench/libsodium-wrappers.mjs')).default;
+    await sodium.ready;
+    const MESSAGE = 64 * 1024;
+    let sealed = null;
+    const prepareSodium = () => {
+      const key = sodium.crypto_secretstream_xchacha20poly1305_keygen();
+      const { state, header } = sodium.crypto_secretstream_xchacha20poly1305_init_push(key);
+      const messages = [];
+      const all = new Uint8Array(doc.size);
+      let at = 0;
+      for (const part of plaintext) {
+        all.set(part, at);
+        at += part.length;
+      }
+      for (let i = 0; i < all.length; i += MESSAGE) {
+        const last = i + MESSAGE >= all.length;
+        const tag = last
+          ? sodium.crypto_secretstream_xchacha20poly1305_TAG_FINAL
+          : sodium.crypto_secretstream_xchacha20poly1305_TAG_MESSAGE;
+        messages.push(sodium.crypto_secretstream_xchacha20poly1305_push(state, all.subarray(i, Math.min(i + MESSAGE, all.length)), null, tag));
+      }
+      sealed = { key, header, messages };
+    };
+    const libsodium = () => {
+      const { key, header, messages } = sealed;
+      const start = performance.now();
+      const state = sodium.crypto_secretstream_xchacha20poly1305_init_pull(header, key);
+      let bytes = 0;
+      let final = false;
+      for (const message of messages) {
+        const r = sodium.crypto_secretstream_xchacha20poly1305_pull(state, message, null);
+        if (!r) throw new Error('libsodium refused its own stream');
+        bytes += r.message.length;
+        final = r.tag === sodium.crypto_secretstream_xchacha20poly1305_TAG_FINAL;
+      }
+      const ms = performance.now() - start;
+      if (!final || bytes !== doc.size) throw new Error('libsodium stream incomplete');
+      return ms;
+    };
+
+    const result = { size: doc.size, payloadSize: payload.length, lexvault: [], libsodium: [] };
+    lexvault(); // warm-up, and the plaintext for libsodium
+    prepareSodium();
+    libsodium(); // warm-up
+    for (let run = 0; run < runs; run += 1) {
+      result.lexvault.push(lexvault());
+      result.libsodium.push(libsodium());
+    }
+    return result;
+  },
+  { id, fragment, runs },
+);
+report.console = console_;
+report.chromium = context.browser() ? context.browser().version() : null;
+await context.close();
+process.stdout.write(JSON.stringify(report));

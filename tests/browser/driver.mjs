@@ -1,0 +1,109 @@
+// Plays one scenario in headless Chromium and prints a JSON report on
+// stdout, for tests/tests/browser.rs to check. The Rust test sets up the
+// firm, the documents and the links with the real CLI and server; this
+// script is only the person at the browser.
+//
+// Usage: node driver.mjs '<scenario JSON>'
+//   { "kind": "link", "url": "...", "passphrases": ["wrong", "right"],
+//     "viewport": "phone" | "desktop", "save": true, "downloadTo": "/path",
+//     "screenshots": "/dir", "name": "prefix" }
+
+import { launch, PHONE, DESKTOP } from './chromium.mjs';
+
+const scenario = JSON.parse(process.argv[2]);
+const report = { requests: [], console: [], messages: [], screenshots: [] };
+
+async function screenshot(page, label) {
+  if (!scenario.screenshots) return;
+  const path = `${scenario.screenshots}/${scenario.name}-${label}.png`;
+  await page.screenshot({ path, fullPage: true });
+  report.screenshots.push(path);
+}
+
+async function visibleText(page, id) {
+  const el = page.locator(`#${id}`);
+  return (await el.isVisible()) ? (await el.innerText()).trim() : null;
+}
+
+/** Waits until one of the page's end states is showing, and names it. */
+async function settle(page, states) {
+  const selector = states.map((s) => `#${s}:not([hidden])`).join(', ');
+  await page.waitForSelector(selector, { timeout: 120_000 });
+  for (const s of states) {
+    if (await page.locator(`#${s}`).isVisible()) return s;
+  }
+  return null;
+}
+
+async function link(context) {
+  const page = await context.newPage();
+  page.on('console', (m) => report.console.push(`${m.type()}: ${m.text()}`));
+  page.on('pageerror', (e) => report.console.push(`pageerror: ${e.message}`));
+  await page.goto(scenario.url);
+  report.first = await settle(page, ['start', 'problem']);
+  await screenshot(page, 'start');
+  if (report.first !== 'start') {
+    report.messages.push(await visibleText(page, 'problem-text'));
+    return;
+  }
+  await page.click('#continue');
+  let state = await settle(page, ['passphrase-form', 'ready', 'problem']);
+  for (const passphrase of scenario.passphrases || []) {
+    if (state !== 'passphrase-form') break;
+    await screenshot(page, 'passphrase');
+    await page.fill('#passphrase', passphrase);
+    await page.click('#passphrase-form button[type=submit]');
+    // The busy state comes first; wait for the outcome.
+    await page.waitForSelector('#busy:not([hidden])', { timeout: 5_000 }).catch(() => {});
+    state = await settle(page, ['passphrase-form', 'ready', 'problem']);
+    const problem = await visibleText(page, 'problem-text');
+    report.messages.push(problem);
+  }
+  report.state = state;
+  if (state === 'problem') {
+    report.messages.push(await visibleText(page, 'problem-text'));
+    await screenshot(page, 'problem');
+    return;
+  }
+  if (state !== 'ready') return;
+  report.fileName = await page.locator('#file-name').innerText();
+  report.opensLeft = await page.locator('#opens-left').innerText();
+  await screenshot(page, 'ready');
+  if (!scenario.save) return;
+  const [download] = await Promise.all([
+    page.waitForEvent('download', { timeout: 120_000 }),
+    page.click('#save'),
+  ]);
+  report.suggestedName = download.suggestedFilename();
+  const failure = await download.failure();
+  if (failure) {
+    report.downloadFailure = failure;
+  } else {
+    await download.saveAs(scenario.downloadTo);
+    report.saved = scenario.downloadTo;
+  }
+  report.end = await settle(page, ['done', 'problem']);
+  if (report.end === 'problem') report.messages.push(await visibleText(page, 'problem-text'));
+  report.streamed = await page.evaluate(() => Boolean(navigator.serviceWorker && navigator.serviceWorker.controller) || null);
+  await screenshot(page, 'end');
+}
+
+const viewport = scenario.viewport === 'desktop' ? DESKTOP : PHONE;
+const context = await launch(viewport);
+context.on('request', (request) => {
+  report.requests.push({
+    url: request.url(),
+    method: request.method(),
+    headers: request.headers(),
+    body: request.postDataBuffer() ? request.postDataBuffer().toString('base64') : null,
+  });
+});
+try {
+  if (scenario.kind === 'link') await link(context);
+  else throw new Error(`unknown scenario ${scenario.kind}`);
+} catch (e) {
+  report.error = String(e && e.stack ? e.stack : e);
+} finally {
+  await context.close();
+}
+process.stdout.write(JSON.stringify(report));

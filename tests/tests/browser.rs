@@ -1,0 +1,384 @@
+//! The share-link page in real headless Chromium (Debian's `chromium`,
+//! driven by npm's `playwright-core` from `tests/browser/driver.mjs`)
+//! against the real server binary on loopback, with documents and links
+//! made by the real CLI.
+//!
+//! Needs the built pages (`scripts/build-web`), `npm ci` in
+//! `tests/browser`, and `/usr/bin/chromium`; `scripts/test` prepares all
+//! three, and `.ci/run` installs Chromium. Screenshots at phone and desktop
+//! sizes are kept in `target/browser-artifacts/`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use lexvault_tests::cli::CliUser;
+use lexvault_tests::server_process::ServerProcess;
+use serde_json::{Value, json};
+use tempfile::TempDir;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The built browser pages.
+fn web_dir() -> PathBuf {
+    let dir = repo().join("target/web");
+    assert!(
+        dir.join("link.html").is_file() && dir.join("assets/pkg").is_dir(),
+        "the browser pages are not built: run scripts/build-web (scripts/test does)"
+    );
+    dir
+}
+
+fn artifacts() -> PathBuf {
+    let dir = repo().join("target/browser-artifacts");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Plays `scenario` in Chromium; returns the driver's report.
+fn browse(scenario: &Value) -> Value {
+    let browser = repo().join("tests/browser");
+    assert!(
+        browser.join("node_modules/playwright-core").is_dir(),
+        "playwright-core is not installed: run `npm ci` in tests/browser (scripts/test does)"
+    );
+    let out = Command::new("node")
+        .arg("driver.mjs")
+        .arg(scenario.to_string())
+        .current_dir(&browser)
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("run node (install Node.js)");
+    assert!(out.status.success(), "the browser driver failed");
+    let report: Value = serde_json::from_slice(&out.stdout).expect("the driver's JSON report");
+    assert!(
+        report.get("error").is_none(),
+        "the browser scenario failed: {}",
+        report["error"]
+    );
+    report
+}
+
+/// A firm on a real server process that serves the pages: an attorney with
+/// a matter. The server's log (debug level) goes to a file.
+struct Firm {
+    server: ServerProcess,
+    attorney: CliUser,
+    matter: String,
+    data: TempDir,
+    log: PathBuf,
+}
+
+impl Firm {
+    fn new() -> Self {
+        let data = tempfile::tempdir().unwrap();
+        let log = data.path().join("server.log");
+        // The administrator exists before the server starts (and so before
+        // its address is known: commands that need it name it).
+        let admin = CliUser::new("http://127.0.0.1:9", "admin password");
+        let _ = admin.json(&["init", "--name", "Firm Admin", "--argon2-memory-mib", "19"]);
+        let bundle = admin.home.path().join("admin.bundle");
+        let _ = admin.json(&["whoami", "--bundle", bundle.to_str().unwrap()]);
+        let store = data.path().join("store");
+        lexvault_server::admin::init_admin(&store, &bundle).unwrap();
+        let web = web_dir();
+        let server = ServerProcess::start_with(
+            &store,
+            &[
+                "--web-dir",
+                web.to_str().unwrap(),
+                "--log",
+                "debug,tower_http=trace",
+            ],
+            Stdio::from(std::fs::File::create(&log).unwrap()),
+        );
+        let attorney = CliUser::new(&server.url, "attorney password");
+        let key = attorney.enrol("Ada Attorney");
+        let _ = admin.json(&[
+            "member",
+            "certify",
+            &key,
+            "--role",
+            "attorney",
+            "--server",
+            &server.url,
+        ]);
+        let matter = attorney.json(&["matter", "create"])["matter"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        Self {
+            server,
+            attorney,
+            matter,
+            data,
+            log,
+        }
+    }
+
+    /// Uploads `bytes` as `name`; returns the document id.
+    fn put(&self, name: &str, bytes: &[u8]) -> String {
+        let file = self.attorney.home.path().join(name);
+        std::fs::write(&file, bytes).unwrap();
+        self.attorney
+            .json(&["put", &self.matter, file.to_str().unwrap()])["document"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// Makes a link with the CLI's `link create` options; returns its URL.
+    fn link(&self, document: &str, options: &[&str], passphrase: Option<&str>) -> String {
+        let mut args = vec!["link", "create", document];
+        args.extend_from_slice(options);
+        let env: Vec<(&str, &str)> = passphrase
+            .map(|p| vec![("LEXVAULT_LINK_PASSPHRASE", p)])
+            .unwrap_or_default();
+        self.attorney.json_env(&env, &args)["url"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    fn server_log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap()
+    }
+}
+
+/// A document that spans several 64 KiB chunks and ends inside one.
+fn document_bytes(len: usize, seed: u32) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+fn secret_of(url: &str) -> &str {
+    url.split_once("#v1.").unwrap().1
+}
+
+fn messages(report: &Value) -> String {
+    report["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect::<Vec<_>>()
+        .join(" | ")
+}
+
+#[test]
+fn a_document_opens_through_its_link_and_saves_byte_for_byte() {
+    let firm = Firm::new();
+    let original = document_bytes(3 * 65_536 * 7 + 1_234, 1);
+    let document = firm.put("Settlement draft.pdf", &original);
+    let url = firm.link(&document, &[], None);
+    let out = TempDir::new().unwrap();
+    let saved = out.path().join("saved.pdf");
+    let report = browse(&json!({
+        "kind": "link", "url": url, "save": true, "viewport": "phone",
+        "downloadTo": saved, "screenshots": artifacts(), "name": "link-phone",
+    }));
+    assert_eq!(report["first"], "start", "a click-through comes first");
+    assert_eq!(report["fileName"], "Settlement draft.pdf");
+    assert_eq!(report["suggestedName"], "Settlement draft.pdf");
+    assert_eq!(report["end"], "done", "{}", messages(&report));
+    assert_eq!(
+        report["streamed"], true,
+        "saved through the Service Worker stream"
+    );
+    assert_eq!(std::fs::read(&saved).unwrap(), original);
+    assert_eq!(report["screenshots"].as_array().unwrap().len(), 3);
+
+    // The same link at desktop size, for the screenshots, without saving.
+    let desktop = browse(&json!({
+        "kind": "link", "url": url, "save": false, "viewport": "desktop",
+        "screenshots": artifacts(), "name": "link-desktop",
+    }));
+    assert_eq!(desktop["state"], "ready");
+
+    // The secret never reached the server: not in any request the browser
+    // sent (address, headers or body), nor in any line of the server's log.
+    let secret = secret_of(&url);
+    for report in [&report, &desktop] {
+        let requests = report["requests"].as_array().unwrap();
+        assert!(requests.len() >= 8, "the driver saw the page's requests");
+        for request in requests {
+            let text = request.to_string();
+            assert!(
+                !text.contains(secret),
+                "a request carried the link secret: {text}"
+            );
+            assert!(
+                !text.contains("#v1."),
+                "a request carried the fragment: {text}"
+            );
+        }
+        let headers: Vec<&Value> = requests.iter().map(|r| &r["headers"]).collect();
+        // (The driver shows a suppressed Referer as an empty one.)
+        assert!(
+            headers
+                .iter()
+                .all(|h| h.get("referer").is_none_or(|r| r == "")),
+            "no request carries a Referer"
+        );
+    }
+    let log = firm.server_log();
+    assert!(
+        log.contains("/v1/links/"),
+        "the server logged the link's requests"
+    );
+    assert!(
+        !log.contains(secret),
+        "the server's log holds the link secret"
+    );
+
+    // The pages are served with the policies that keep it so.
+    let page = ureq::get(&format!("{}/l/{}", firm.server.url, "0".repeat(32)))
+        .call()
+        .unwrap();
+    let header = |name: &str| {
+        page.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert_eq!(header("referrer-policy"), "no-referrer");
+    let csp = header("content-security-policy");
+    assert!(
+        csp.contains("script-src 'self' 'wasm-unsafe-eval';"),
+        "{csp}"
+    );
+    assert!(csp.contains("default-src 'none'"), "{csp}");
+    assert!(!csp.contains("unsafe-inline"), "{csp}");
+    let html = std::fs::read_to_string(web_dir().join("link.html")).unwrap();
+    assert!(
+        !html.contains("<script>") && !html.contains("onclick"),
+        "no inline script in the page"
+    );
+    drop(firm.data);
+}
+
+#[test]
+fn a_passphrase_link_refuses_a_wrong_passphrase_then_opens() {
+    let firm = Firm::new();
+    let original = document_bytes(200_000, 2);
+    let document = firm.put("Expert report.docx", &original);
+    let url = firm.link(
+        &document,
+        &["--passphrase", "--max-downloads", "3"],
+        Some("correct horse battery staple"),
+    );
+    let out = TempDir::new().unwrap();
+    let saved = out.path().join("report.docx");
+    let report = browse(&json!({
+        "kind": "link", "url": url, "save": true, "viewport": "phone",
+        "passphrases": ["Correct Horse", "correct horse battery staple"],
+        "downloadTo": saved, "screenshots": artifacts(), "name": "passphrase",
+    }));
+    let first = report["messages"][0].as_str().unwrap_or_default();
+    assert!(
+        first.contains("passphrase is wrong"),
+        "a wrong passphrase is refused with a clear message: {first}"
+    );
+    assert_eq!(report["state"], "ready", "{}", messages(&report));
+    assert_eq!(report["end"], "done", "{}", messages(&report));
+    assert_eq!(std::fs::read(&saved).unwrap(), original);
+    assert_eq!(
+        report["opensLeft"], "2 opens left",
+        "a wrong passphrase opens nothing, so it uses up no open"
+    );
+}
+
+#[test]
+fn an_expired_link_shows_its_message() {
+    let firm = Firm::new();
+    let document = firm.put("Old draft.txt", b"superseded");
+    let url = firm.link(&document, &["--expires", "2s"], None);
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let report = browse(&json!({
+        "kind": "link", "url": url, "save": true, "viewport": "phone",
+        "screenshots": artifacts(), "name": "expired",
+    }));
+    assert_eq!(report["state"], "problem");
+    assert!(
+        messages(&report).contains("has expired, was revoked or used up"),
+        "{}",
+        messages(&report)
+    );
+    // A damaged link is caught in the page, before anything is fetched.
+    let damaged = &url[..url.len() - 3];
+    let report = browse(&json!({
+        "kind": "link", "url": damaged, "viewport": "phone", "name": "damaged",
+    }));
+    assert_eq!(report["first"], "problem");
+    assert!(messages(&report).contains("incomplete or damaged"));
+    let api_calls = report["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["url"].as_str().unwrap().contains("/v1/"))
+        .count();
+    assert_eq!(api_calls, 0, "a damaged link asks the server nothing");
+}
+
+#[test]
+fn a_claim_once_link_stays_with_the_first_browser() {
+    let firm = Firm::new();
+    let document = firm.put("Engagement letter.pdf", &document_bytes(70_000, 3));
+    let url = firm.link(&document, &["--claim-once"], None);
+    let first = browse(&json!({
+        "kind": "link", "url": url, "save": false, "viewport": "phone", "name": "claim-first",
+    }));
+    assert_eq!(first["state"], "ready", "{}", messages(&first));
+    // Another browser (a fresh profile) holding the forwarded link.
+    let forwarded = browse(&json!({
+        "kind": "link", "url": url, "save": false, "viewport": "phone", "name": "claim-forwarded",
+    }));
+    assert_eq!(forwarded["state"], "problem");
+    assert!(messages(&forwarded).contains("has expired, was revoked or used up"));
+}
+
+#[test]
+fn a_tampered_payload_is_not_saved() {
+    let firm = Firm::new();
+    let original = document_bytes(5 * 65_536 + 17, 4);
+    let document = firm.put("Ledger.xlsx", &original);
+    let url = firm.link(&document, &[], None);
+    // The server's storage is changed under it: one bit in the middle.
+    let blobs = firm.data.path().join("store/blobs");
+    let blob = std::fs::read_dir(&blobs)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.is_file())
+        .expect("the document's blob");
+    let mut bytes = std::fs::read(&blob).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x01;
+    std::fs::write(&blob, &bytes).unwrap();
+    let out = TempDir::new().unwrap();
+    let saved = out.path().join("ledger.xlsx");
+    let report = browse(&json!({
+        "kind": "link", "url": url, "save": true, "viewport": "phone",
+        "downloadTo": saved, "screenshots": artifacts(), "name": "tampered",
+    }));
+    assert_eq!(report["end"], "problem");
+    assert!(
+        messages(&report).contains("did not verify and was not saved"),
+        "{}",
+        messages(&report)
+    );
+    assert!(
+        report.get("downloadFailure").is_some_and(|f| !f.is_null()) || !saved.exists(),
+        "the browser did not keep the file"
+    );
+}
