@@ -32,7 +32,9 @@ use lexvault_core::signed::{RecordDigest, Signed};
 use rand_core::Rng as _;
 
 use crate::client::{Client, ClientError, now, os_rng};
-use crate::vault::{OpenedVersion, Vault, decrypt_payload, fetch_into, hex_id, open_version};
+use crate::vault::{
+    OpenedVersion, Vault, check_uploader, decrypt_payload, fetch_into, hex_id, open_version,
+};
 
 /// The rights a link's grant gives.
 pub const LINK_RIGHTS: Rights = Rights::VIEW.union(Rights::DOWNLOAD);
@@ -537,6 +539,7 @@ impl<'a> LinkOpener<'a> {
             SigningSecretKey::from_seed(&self.keys.signing_key().to_seed()),
             EncryptionSecretKey::from_secret_bytes(&self.keys.encryption_key().to_secret_bytes()),
         );
+        check_uploader(&matter, &manifest, &answer.version, &grants, &[])?;
         let opened = open_version(&matter, &manifest, &answer.version, &identity)?;
         Ok((opened, grant))
     }

@@ -18,8 +18,9 @@ use lexvault_core::api::{
     RegisterIdentity, Revoke, UploadEnvelope, VersionView,
 };
 use lexvault_core::grant::{
-    Grant, GrantId, GrantTerms, Revocation, Rights, Scope, StanzaDigest, Validity, VerifiedGrant,
-    WrappedKeyBinding, parse_grant, parse_revocation, verify_grant_chain,
+    AuthorityError, Grant, GrantId, GrantTerms, Revocation, Rights, Scope, StanzaDigest, Validity,
+    VerifiedGrant, WrappedKeyBinding, parse_grant, parse_revocation, verify_grant_chain,
+    verify_upload_authority,
 };
 use lexvault_core::key_bundle::{KeyBundle, VerifiedKeyBundle, verify_key_bundle};
 use lexvault_core::keys::{Identity, PublicIdentity, SigningPublicKey};
@@ -218,6 +219,17 @@ impl Vault {
         id: &DocumentId,
         history: &[&Signed<Manifest>],
     ) -> ClientResult<()> {
+        self.check_not_rolled_back_then(id, history, || Ok(()))
+    }
+
+    /// [`Self::check_not_rolled_back`], remembering the latest version only
+    /// if `then` (the history's remaining checks) accepts it too.
+    fn check_not_rolled_back_then(
+        &self,
+        id: &DocumentId,
+        history: &[&Signed<Manifest>],
+        then: impl FnOnce() -> ClientResult<()>,
+    ) -> ClientResult<()> {
         let Some(latest) = history.last() else {
             return Ok(());
         };
@@ -246,6 +258,7 @@ impl Vault {
                 )));
             }
         }
+        then()?;
         seen.insert(*id, (served, latest.digest()));
         Ok(())
     }
@@ -901,7 +914,13 @@ impl Vault {
         };
         self.check_revocations_kept(matter.id(), &revocations)?;
         let history: Vec<&Signed<Manifest>> = versions.iter().map(|(m, _)| m).collect();
-        self.check_not_rolled_back(id, &history)?;
+        // A version the vault has seen replaced is reported as such; then
+        // every version's uploader must have had the right to upload it.
+        self.check_not_rolled_back_then(id, &history, || {
+            versions.iter().try_for_each(|(manifest, view)| {
+                check_uploader(&matter, manifest, view, &grants, &revocations)
+            })
+        })?;
         Ok(VerifiedDocument {
             matter,
             versions,
@@ -985,7 +1004,7 @@ impl Vault {
             self.key(),
             &format!("/v1/matters/{}/documents", hex_id(matter.as_bytes())),
         )?;
-        let (m, _, _) = self.grants(matter)?;
+        let (m, grants, revocations) = self.grants(matter)?;
         list.documents
             .iter()
             .map(|d| {
@@ -993,6 +1012,7 @@ impl Vault {
                 if manifest.record().document_id().as_bytes() != &*d.document_id {
                     return Err(verification("a listing names the wrong document"));
                 }
+                check_uploader(&m, &manifest, &d.latest, &grants, &revocations)?;
                 let opened = open_version(&m, &manifest, &d.latest, &self.me)?;
                 self.check_not_rolled_back(manifest.record().document_id(), &[&manifest])?;
                 Ok(opened)
@@ -1018,6 +1038,37 @@ pub fn verify_grant_list(list: &GrantList) -> ClientResult<MatterRecords> {
         return Err(verification("a grant of another matter was served"));
     }
     Ok((matter, grants, revocations))
+}
+
+/// Checks that the signer of `manifest` was entitled to upload it (spec:
+/// `spec/grants.md` §The uploader's authority): the matter's creator, or a
+/// grantee whose upload right over the document held when the version was
+/// made. The uploader's grant chain comes with the version (`view`);
+/// parents may also be among the `known` grants. A revocation dated after
+/// the version does not undo it.
+pub fn check_uploader(
+    matter: &VerifiedMatter,
+    manifest: &Signed<Manifest>,
+    view: &VersionView,
+    known: &[Signed<Grant>],
+    revocations: &[Signed<Revocation>],
+) -> ClientResult<()> {
+    let mut grants = view
+        .uploader_grants
+        .iter()
+        .map(|g| parse_grant(g).map_err(verification))
+        .collect::<ClientResult<Vec<_>>>()?;
+    grants.extend(known.iter().cloned());
+    match verify_upload_authority(matter, manifest, &grants, grants.as_slice(), revocations) {
+        Ok(_) => Ok(()),
+        Err(AuthorityError::WrongMatter) => {
+            Err(verification("the manifest belongs to another matter"))
+        }
+        Err(why) => Err(verification(format!(
+            "the signer of version {} may not upload in this matter: {why}",
+            manifest.record().version().get()
+        ))),
+    }
 }
 
 /// Opens one served version for `me`: the stanza unwraps a file key that
