@@ -274,3 +274,45 @@ fn a_grantee_with_the_upload_right_uploads_and_others_open_it() {
         .unwrap_err();
     assert_eq!(refused.code(), Some("not-found"), "{refused}");
 }
+
+/// Clients judge an uploader's authority at the manifest's creation time,
+/// so the server refuses a version whose manifest claims a time the
+/// uploader's grant does not cover, and accepts the same upload made now.
+#[test]
+fn an_upload_made_outside_the_uploaders_window_is_refused() {
+    use lexvault_client::client::now;
+    use lexvault_core::api::MatterList;
+    use lexvault_tests::hand_upload::HandUpload;
+
+    let firm = Firm::new();
+    let attorney = firm.member("Ada Attorney", Role::Attorney);
+    let partner = firm.person("Pat Partner");
+    let matter = attorney.create_matter().unwrap();
+    attorney
+        .grant(
+            matter.id(),
+            Scope::Matter,
+            &partner.identity().public(),
+            Rights::VIEW | Rights::DOWNLOAD | Rights::UPLOAD,
+            Validity::starting(now()),
+        )
+        .unwrap();
+    let send = |u: &HandUpload| {
+        partner.client().upload::<MatterList>(
+            partner.identity().signing_key(),
+            &u.path,
+            &u.envelope,
+            Cursor::new(u.payload.clone()),
+            u.payload.len() as u64,
+        )
+    };
+    let text = plaintext(10_000);
+    let backdated = HandUpload::made_at(partner.identity(), matter.id(), &text, now() - 3600);
+    let refused = send(&backdated).unwrap_err();
+    assert_eq!(refused.code(), Some("not-allowed"), "{refused}");
+
+    let made_now = HandUpload::new(partner.identity(), matter.id(), &text);
+    send(&made_now).unwrap();
+    let opened = partner.open_latest(&made_now.document).unwrap();
+    assert_eq!(opened.metadata.file_name(), "hand made.pdf");
+}
