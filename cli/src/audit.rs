@@ -29,7 +29,9 @@ use std::fmt;
 
 use lexvault_core::api::{self, LogBundle, Receipt};
 use lexvault_core::checkpoint::{self, WitnessKey};
-use lexvault_core::grant::{self, ChainError, Grant, GrantLookup, Revocation, Rights, Scope};
+use lexvault_core::grant::{
+    self, AuthorityError, ChainError, Grant, GrantLookup, Revocation, Rights, Scope,
+};
 use lexvault_core::key_bundle;
 use lexvault_core::keys::{SigningPublicKey, SigningSecretKey};
 use lexvault_core::log_entry::{LogEntry, LogEntryError};
@@ -1462,7 +1464,9 @@ impl<'a> AccessReplay<'a> {
             let Some(g) = self.grants.grant_by_digest(digest) else {
                 continue;
             };
-            match grant::verify_grant_chain(matter, g, &self.grants, revocations, at) {
+            // The rule every client applies (`grant::authority_at`), plus
+            // the revocations only the log shows.
+            match grant::grant_allows(matter, g, &self.grants, revocations, rights, document, at) {
                 Ok(v)
                     if v.chain()
                         .iter()
@@ -1470,9 +1474,11 @@ impl<'a> AccessReplay<'a> {
                 {
                     why = "the actor's grant had been revoked".into();
                 }
-                Ok(v) if v.allows(rights, document, at) => return Ok(()),
-                Ok(_) => why = "the actor's grants do not cover this right and document".into(),
-                Err(e) => why = format!("the actor's grant does not hold: {e}"),
+                Ok(_) => return Ok(()),
+                Err(AuthorityError::Chain(e)) => {
+                    why = format!("the actor's grant does not hold: {e}");
+                }
+                Err(_) => why = "the actor's grants do not cover this right and document".into(),
             }
         }
         Err(why)

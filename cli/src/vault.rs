@@ -182,6 +182,17 @@ impl Vault {
         id: &DocumentId,
         history: &[&Signed<Manifest>],
     ) -> ClientResult<()> {
+        self.check_not_rolled_back_then(id, history, || Ok(()))
+    }
+
+    /// [`Self::check_not_rolled_back`], remembering the latest version only
+    /// if `then` (the history's remaining checks) accepts it too.
+    fn check_not_rolled_back_then(
+        &self,
+        id: &DocumentId,
+        history: &[&Signed<Manifest>],
+        then: impl FnOnce() -> ClientResult<()>,
+    ) -> ClientResult<()> {
         let Some(latest) = history.last() else {
             return Ok(());
         };
@@ -210,6 +221,7 @@ impl Vault {
                 )));
             }
         }
+        then()?;
         seen.insert(*id, (served, latest.digest()));
         Ok(())
     }
@@ -865,7 +877,13 @@ impl Vault {
         };
         self.check_revocations_kept(matter.id(), &revocations)?;
         let history: Vec<&Signed<Manifest>> = versions.iter().map(|(m, _)| m).collect();
-        self.check_not_rolled_back(id, &history)?;
+        // A version the vault has seen replaced is reported as such; then
+        // every version's uploader must have had the right to upload it.
+        self.check_not_rolled_back_then(id, &history, || {
+            versions.iter().try_for_each(|(manifest, view)| {
+                check_uploader(&matter, manifest, view, &grants, &revocations)
+            })
+        })?;
         Ok(VerifiedDocument {
             matter,
             versions,
@@ -949,7 +967,7 @@ impl Vault {
             self.key(),
             &format!("/v1/matters/{}/documents", hex_id(matter.as_bytes())),
         )?;
-        let (m, _, _) = self.grants(matter)?;
+        let (m, grants, revocations) = self.grants(matter)?;
         list.documents
             .iter()
             .map(|d| {
@@ -957,6 +975,7 @@ impl Vault {
                 if manifest.record().document_id().as_bytes() != &*d.document_id {
                     return Err(verification("a listing names the wrong document"));
                 }
+                check_uploader(&m, &manifest, &d.latest, &grants, &revocations)?;
                 let opened = open_version(&m, &manifest, &d.latest, &self.me)?;
                 self.check_not_rolled_back(manifest.record().document_id(), &[&manifest])?;
                 Ok(opened)
@@ -982,6 +1001,18 @@ pub fn verify_grant_list(list: &GrantList) -> ClientResult<MatterRecords> {
         return Err(verification("a grant of another matter was served"));
     }
     Ok((matter, grants, revocations))
+}
+
+/// Checks that the signer of `manifest` was entitled to upload it (see
+/// [`opening::check_uploader`]).
+pub fn check_uploader(
+    matter: &VerifiedMatter,
+    manifest: &Signed<Manifest>,
+    view: &VersionView,
+    known: &[Signed<Grant>],
+    revocations: &[Signed<Revocation>],
+) -> ClientResult<()> {
+    opening::check_uploader(matter, manifest, view, known, revocations).map_err(opened)
 }
 
 /// Opens one served version for `me` (see [`opening::open_version`]).

@@ -204,6 +204,13 @@ pub struct VersionView {
     /// The stanza wrapping this version's file key to the caller, if any.
     #[n(2)]
     pub stanza: Option<ByteVec>,
+    /// The signed grant that gave the manifest's signer the right to upload
+    /// this version, then every grant up its chain: what a receiver needs
+    /// to check the uploader's authority
+    /// (`grant::verify_upload_authority`). Omitted when empty, as it is for
+    /// a version the matter's creator signed.
+    #[cbor(n(3), skip_if = "Vec::is_empty")]
+    pub uploader_grants: Vec<ByteVec>,
 }
 
 /// `GET /v1/documents/{id}`: a document, with what the caller needs to
@@ -695,6 +702,7 @@ mod tests {
                 manifest: vec![4].into(),
                 metadata: vec![5].into(),
                 stanza: None,
+                uploader_grants: vec![],
             }],
             grants: vec![vec![6].into()],
             revocations: vec![],
@@ -708,6 +716,7 @@ mod tests {
             manifest: vec![4].into(),
             metadata: vec![5].into(),
             stanza: None,
+            uploader_grants: vec![],
         });
         let pos = with_null
             .windows(version.len())
@@ -721,6 +730,31 @@ mod tests {
         });
         assert!(decode::<DocumentView>(&with_null).is_err());
         assert!(decode::<DocumentView>(&bytes[..bytes.len() - 1]).is_err());
+    }
+
+    #[test]
+    fn uploader_grants_are_omitted_when_empty() {
+        let bare = VersionView {
+            manifest: vec![4].into(),
+            metadata: vec![5].into(),
+            stanza: Some(vec![6].into()),
+            uploader_grants: vec![],
+        };
+        let old_form = encode(&bare);
+        assert_eq!(old_form.first(), Some(&0xa3), "a map of three fields");
+        assert_eq!(decode::<VersionView>(&old_form).unwrap(), bare);
+        let with = VersionView {
+            uploader_grants: vec![vec![7].into(), vec![8].into()],
+            ..bare
+        };
+        let bytes = encode(&with);
+        assert_eq!(bytes.first(), Some(&0xa4));
+        assert_eq!(decode::<VersionView>(&bytes).unwrap(), with);
+        // An explicit empty list is not the canonical form of none.
+        let mut explicit = old_form.clone();
+        explicit[0] = 0xa4;
+        explicit.extend_from_slice(&[0x03, 0x80]);
+        assert!(decode::<VersionView>(&explicit).is_err());
     }
 
     #[test]

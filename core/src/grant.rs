@@ -45,7 +45,7 @@ use minicbor::{Decode, Encode};
 
 use crate::domain::SignatureContext;
 use crate::keys::{EncryptionPublicKey, PublicIdentity, SigningPublicKey, hex_lower};
-use crate::manifest::{DocumentId, VersionNumber};
+use crate::manifest::{DocumentId, Manifest, VersionNumber};
 use crate::matter::{MatterId, VerifiedMatter};
 use crate::signed::wire;
 use crate::signed::{RecordDigest, Signed, SignedRecordError};
@@ -847,6 +847,134 @@ pub fn verify_revocation<L: GrantLookup + ?Sized>(
     }
 }
 
+// ---------------------------------------------------------------------------
+// Acting under a grant
+
+/// Where someone's authority to act in a matter comes from.
+#[derive(Debug, Clone)]
+pub enum Authority {
+    /// They created the matter, which needs no grant.
+    Creator,
+    /// A grant to them whose chain verified at the time checked.
+    Grant(Box<VerifiedGrant>),
+}
+
+/// Why someone had no authority to act in a matter at a given time (spec:
+/// `spec/grants.md` §Acting under a grant).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuthorityError {
+    /// The record acted on (a manifest) belongs to another matter.
+    #[error("the record belongs to another matter")]
+    WrongMatter,
+    /// They are not the matter's creator and no grant to them was given.
+    #[error("they hold no grant in the matter")]
+    NoGrant,
+    /// A grant to them holds, but does not give the rights over the
+    /// document.
+    #[error("their grants do not cover this right and document")]
+    NotCovered,
+    /// A grant to them does not hold at that time: its chain is broken,
+    /// revoked, expired or not yet valid.
+    #[error("their grant does not hold: {0}")]
+    Chain(ChainError),
+}
+
+/// Whether `grant` gives every right in `rights` over `document` at `at`:
+/// its chain verifies at `at` against `revocations` ([`verify_grant_chain`])
+/// and its rights, scope and window cover the act.
+pub fn grant_allows<L: GrantLookup + ?Sized>(
+    matter: &VerifiedMatter,
+    grant: &Signed<Grant>,
+    lookup: &L,
+    revocations: &[Signed<Revocation>],
+    rights: Rights,
+    document: &DocumentId,
+    at: u64,
+) -> Result<VerifiedGrant, AuthorityError> {
+    let verified = verify_grant_chain(matter, grant, lookup, revocations, at)
+        .map_err(AuthorityError::Chain)?;
+    if verified.allows(rights, document, at) {
+        Ok(verified)
+    } else {
+        Err(AuthorityError::NotCovered)
+    }
+}
+
+/// Whether `actor` held every right in `rights` over `document` in
+/// `matter` at `at` (spec: `spec/grants.md` §Acting under a grant): they
+/// are the matter's creator, or one of the `grants` to them
+/// ([`grant_allows`]) allows it. Grants to anyone else are skipped; parents
+/// are resolved through `lookup`.
+///
+/// A revocation dated after `at` does not undo what was done at `at`.
+/// When no grant allows the act, the error is that of the last grant to
+/// `actor` tried.
+#[allow(clippy::too_many_arguments)] // the act, and the records it is judged by
+pub fn authority_at<'g, L, I>(
+    matter: &VerifiedMatter,
+    actor: &SigningPublicKey,
+    rights: Rights,
+    document: &DocumentId,
+    at: u64,
+    grants: I,
+    lookup: &L,
+    revocations: &[Signed<Revocation>],
+) -> Result<Authority, AuthorityError>
+where
+    L: GrantLookup + ?Sized,
+    I: IntoIterator<Item = &'g Signed<Grant>>,
+{
+    if actor == matter.creator() {
+        return Ok(Authority::Creator);
+    }
+    let mut why = AuthorityError::NoGrant;
+    for grant in grants
+        .into_iter()
+        .filter(|g| &g.record().grantee().signing == actor)
+    {
+        match grant_allows(matter, grant, lookup, revocations, rights, document, at) {
+            Ok(verified) => return Ok(Authority::Grant(Box::new(verified))),
+            Err(e) => why = e,
+        }
+    }
+    Err(why)
+}
+
+/// Whether the signer of a verified `manifest` was entitled to upload it
+/// to `matter` (spec: `spec/grants.md` §Acting under a grant): the manifest
+/// names the matter, and its signer is the matter's creator or holds, in
+/// `grants`, a grant with the upload right over the document whose chain
+/// holds at the manifest's creation time ([`authority_at`]).
+///
+/// A grant revoked after the version was created still covers it.
+pub fn verify_upload_authority<'g, L, I>(
+    matter: &VerifiedMatter,
+    manifest: &Signed<Manifest>,
+    grants: I,
+    lookup: &L,
+    revocations: &[Signed<Revocation>],
+) -> Result<Authority, AuthorityError>
+where
+    L: GrantLookup + ?Sized,
+    I: IntoIterator<Item = &'g Signed<Grant>>,
+{
+    let terms = manifest.record();
+    if terms.matter_id() != matter.id() {
+        return Err(AuthorityError::WrongMatter);
+    }
+    authority_at(
+        matter,
+        manifest.signer(),
+        Rights::UPLOAD,
+        terms.document_id(),
+        terms.terms().created_at,
+        grants,
+        lookup,
+        revocations,
+    )
+}
+
 /// Whether `revoker` may revoke the first grant of `chain`.
 fn may_revoke(revoker: &SigningPublicKey, matter: &VerifiedMatter, chain: &[Link<'_>]) -> bool {
     revoker == matter.creator() || chain.iter().any(|l| l.grant.signer() == revoker)
@@ -1380,6 +1508,204 @@ mod tests {
         assert_eq!(
             verify_grant_chain(&other, &leaf, &[root][..], &[], T0 + DAY).map(|_| ()),
             Err(ChainError::WrongMatter)
+        );
+    }
+
+    fn manifest(w: &World, by: &Identity, doc: DocumentId, created_at: u64) -> Signed<Manifest> {
+        use crate::manifest::{KeyCommitment, ManifestTerms, PayloadDigest};
+        use crate::metadata::MetadataDigest;
+        let terms = ManifestTerms {
+            matter_id: *w.matter.id(),
+            document_id: doc,
+            version: VersionNumber::FIRST,
+            previous: None,
+            payload_digest: PayloadDigest([1; 32]),
+            payload_len: 1,
+            key_commitment: KeyCommitment::from_bytes([2; 32]),
+            metadata_digest: MetadataDigest([3; 32]),
+            created_at,
+        };
+        Signed::sign(Manifest::new(terms).unwrap(), by.signing_key())
+    }
+
+    fn may_upload(
+        w: &World,
+        m: &Signed<Manifest>,
+        grants: &[Signed<Grant>],
+        revocations: &[Signed<Revocation>],
+    ) -> Result<Option<RecordDigest>, AuthorityError> {
+        verify_upload_authority(&w.matter, m, grants, grants, revocations).map(|a| match a {
+            Authority::Creator => None,
+            Authority::Grant(g) => Some(g.grant().digest()),
+        })
+    }
+
+    #[test]
+    fn the_creator_may_upload_without_a_grant() {
+        let w = world();
+        let m = manifest(&w, &w.creator, w.doc, T0);
+        assert_eq!(may_upload(&w, &m, &[], &[]), Ok(None));
+    }
+
+    #[test]
+    fn an_uploader_needs_the_upload_right_over_the_document() {
+        let w = world();
+        let doc = |d: DocumentId| Scope::Document(d);
+        let other_doc = DocumentId::from_bytes([0xd1; 16]);
+        // alice: upload and share over the matter; bob, under alice: upload
+        // over one document; mallory: view only.
+        let alice = sign(
+            terms(&w, &w.alice, Rights::UPLOAD | Rights::SHARE),
+            &w.creator,
+        );
+        let bob = sign(
+            GrantTerms {
+                scope: doc(w.doc),
+                parent: Some(alice.digest()),
+                ..terms(&w, &w.bob, Rights::UPLOAD)
+            },
+            &w.alice,
+        );
+        let mallory = sign(terms(&w, &w.mallory, Rights::VIEW), &w.creator);
+        let known = [alice.clone(), bob.clone(), mallory];
+        let at = T0 + DAY;
+
+        let by_alice = manifest(&w, &w.alice, other_doc, at);
+        assert_eq!(
+            may_upload(&w, &by_alice, &known, &[]),
+            Ok(Some(alice.digest()))
+        );
+        let by_bob = manifest(&w, &w.bob, w.doc, at);
+        assert_eq!(may_upload(&w, &by_bob, &known, &[]), Ok(Some(bob.digest())));
+        let bob_elsewhere = manifest(&w, &w.bob, other_doc, at);
+        assert_eq!(
+            may_upload(&w, &bob_elsewhere, &known, &[]),
+            Err(AuthorityError::NotCovered)
+        );
+        let by_viewer = manifest(&w, &w.mallory, w.doc, at);
+        assert_eq!(
+            may_upload(&w, &by_viewer, &known, &[]),
+            Err(AuthorityError::NotCovered)
+        );
+        // An outsider, even shown everyone else's grants.
+        let outsider = Identity::generate(&mut rng(9));
+        let by_outsider = manifest(&w, &outsider, w.doc, at);
+        assert_eq!(
+            may_upload(&w, &by_outsider, &known, &[]),
+            Err(AuthorityError::NoGrant)
+        );
+        // Bob's chain without alice's grant does not verify.
+        assert_eq!(
+            verify_upload_authority(
+                &w.matter,
+                &by_bob,
+                std::slice::from_ref(&bob),
+                std::slice::from_ref(&bob),
+                &[]
+            )
+            .map(|_| ()),
+            Err(AuthorityError::Chain(ChainError::MissingParent(
+                alice.digest()
+            )))
+        );
+        // A manifest of another matter.
+        let elsewhere = Matter::create(&mut rng(12), w.creator.signing_key(), T0);
+        assert_eq!(
+            verify_upload_authority(&elsewhere, &by_alice, &known, &known[..], &[]).map(|_| ()),
+            Err(AuthorityError::WrongMatter)
+        );
+    }
+
+    #[test]
+    fn an_upload_is_judged_at_its_creation_time() {
+        let w = world();
+        // alice may upload during the grant's year.
+        let alice = sign(terms(&w, &w.alice, Rights::UPLOAD), &w.creator);
+        let known = [alice.clone()];
+        let at = |t| manifest(&w, &w.alice, w.doc, t);
+        assert_eq!(
+            may_upload(&w, &at(T0 - 1), &known, &[]),
+            Err(AuthorityError::Chain(ChainError::NotYetValid))
+        );
+        assert_eq!(
+            may_upload(&w, &at(T0), &known, &[]),
+            Ok(Some(alice.digest()))
+        );
+        assert_eq!(
+            may_upload(&w, &at(T0 + 365 * DAY), &known, &[]),
+            Err(AuthorityError::Chain(ChainError::Expired))
+        );
+
+        // Revoked at T0 + 10 DAY: an earlier upload stands, one at or after
+        // the revocation does not.
+        let revoked_at = T0 + 10 * DAY;
+        let revocation = Signed::sign(
+            Revocation::new(*w.matter.id(), alice.digest(), revoked_at),
+            w.creator.signing_key(),
+        );
+        let revocations = std::slice::from_ref(&revocation);
+        assert_eq!(
+            may_upload(&w, &at(revoked_at - 1), &known, revocations),
+            Ok(Some(alice.digest()))
+        );
+        assert_eq!(
+            may_upload(&w, &at(revoked_at), &known, revocations),
+            Err(AuthorityError::Chain(ChainError::Revoked))
+        );
+        // A revocation by someone not allowed to revoke is ignored.
+        let forged = Signed::sign(
+            Revocation::new(*w.matter.id(), alice.digest(), T0),
+            w.mallory.signing_key(),
+        );
+        assert_eq!(
+            may_upload(&w, &at(revoked_at), &known, std::slice::from_ref(&forged)),
+            Ok(Some(alice.digest()))
+        );
+    }
+
+    #[test]
+    fn any_grant_of_the_actor_may_give_the_authority() {
+        let w = world();
+        // An expired upload grant and a later one: the later one counts.
+        let old = sign(
+            GrantTerms {
+                validity: Validity::new(T0, Some(T0 + DAY)).unwrap(),
+                ..terms(&w, &w.alice, Rights::UPLOAD)
+            },
+            &w.creator,
+        );
+        let new = sign(
+            GrantTerms {
+                grant_id: GrantId([7; 16]),
+                validity: Validity::starting(T0 + 2 * DAY),
+                ..terms(&w, &w.alice, Rights::UPLOAD)
+            },
+            &w.creator,
+        );
+        let known = [old.clone(), new.clone()];
+        let actor = w.alice.public().signing;
+        let act = |t| {
+            authority_at(
+                &w.matter,
+                &actor,
+                Rights::UPLOAD,
+                &w.doc,
+                t,
+                &known,
+                &known[..],
+                &[],
+            )
+            .map(|a| match a {
+                Authority::Creator => None,
+                Authority::Grant(g) => Some(g.grant().digest()),
+            })
+        };
+        assert_eq!(act(T0), Ok(Some(old.digest())));
+        assert_eq!(act(T0 + 3 * DAY), Ok(Some(new.digest())));
+        // Between the two: the error of the last grant tried.
+        assert_eq!(
+            act(T0 + DAY),
+            Err(AuthorityError::Chain(ChainError::NotYetValid))
         );
     }
 }

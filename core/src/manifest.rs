@@ -393,7 +393,7 @@ signed_record!(Manifest, SignatureContext::VERSION_MANIFEST);
 ///
 /// This checks the signature and every field. Whether the signer may
 /// upload to the document is a grant question: see
-/// [`crate::grant::verify_grant_chain`] and [`crate::grant::Rights::UPLOAD`].
+/// [`crate::grant::verify_upload_authority`].
 pub fn verify_manifest(bytes: &[u8]) -> Result<Signed<Manifest>, ManifestError> {
     wire::parse_signed::<Manifest>(bytes)
 }

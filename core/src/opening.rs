@@ -1,6 +1,6 @@
 //! Opening a served document version: the checks that tie a served
 //! manifest, wrapped key and sealed metadata together before a byte is
-//! decrypted, and the streaming decryption that checks the payload against
+//! decrypted (the uploader's authority among them), and the streaming decryption that checks the payload against
 //! the manifest and the plaintext against the uploader's digest (spec:
 //! `spec/documents.md` §A recipient's order of checks, `spec/links.md`
 //! §Opening a link).
@@ -14,7 +14,10 @@ use sha2::{Digest as _, Sha256};
 use crate::age::stream::{ENCRYPTED_CHUNK_SIZE, PAYLOAD_NONCE_LEN, PayloadDecryptor};
 use crate::age::{self, Stanza};
 use crate::api::{OpenedLink, VersionView};
-use crate::grant::{Rights, Scope, VerifiedGrant, parse_grant, verify_grant_chain};
+use crate::grant::{
+    AuthorityError, Grant, Revocation, Rights, Scope, VerifiedGrant, parse_grant,
+    verify_grant_chain, verify_upload_authority,
+};
 use crate::keys::Identity;
 use crate::link::LinkKeys;
 use crate::manifest::{DocumentId, Manifest, PayloadHasher, VersionNumber, verify_manifest};
@@ -141,6 +144,41 @@ pub fn open_version(
     })
 }
 
+/// Checks that the signer of `manifest` was entitled to upload it (spec:
+/// `spec/grants.md` §The uploader's authority): the matter's creator, or a
+/// grantee whose upload right over the document held when the version was
+/// made. The uploader's grant chain comes with the version (`view`);
+/// parents may also be among the `known` grants. A revocation dated after
+/// the version does not undo it.
+///
+/// # Errors
+/// [`OpenError::Verification`] naming the version whose signer may not
+/// upload, and why.
+pub fn check_uploader(
+    matter: &VerifiedMatter,
+    manifest: &Signed<Manifest>,
+    view: &VersionView,
+    known: &[Signed<Grant>],
+    revocations: &[Signed<Revocation>],
+) -> Result<(), OpenError> {
+    let mut grants = view
+        .uploader_grants
+        .iter()
+        .map(|g| parse_grant(g).map_err(verification))
+        .collect::<Result<Vec<_>, _>>()?;
+    grants.extend(known.iter().cloned());
+    match verify_upload_authority(matter, manifest, &grants, grants.as_slice(), revocations) {
+        Ok(_) => Ok(()),
+        Err(AuthorityError::WrongMatter) => {
+            Err(verification("the manifest belongs to another matter"))
+        }
+        Err(why) => Err(verification(format!(
+            "the signer of version {} may not upload in this matter: {why}",
+            manifest.record().version().get()
+        ))),
+    }
+}
+
 /// Verifies the server's answer to opening a share link, for the holder
 /// of `keys`, at time `now`: the matter record, the link's grant to these
 /// keys and its chain to the matter's creator, the wrapped key the grant
@@ -198,6 +236,7 @@ pub fn open_link_answer(
             "the served manifest is not the version the link opens",
         ));
     }
+    check_uploader(&matter, &manifest, &answer.version, &grants, &[])?;
     let opened = open_version(&matter, &manifest, &answer.version, keys.identity())?;
     Ok((opened, grant))
 }
@@ -438,6 +477,7 @@ mod tests {
             manifest: manifest.as_bytes().to_vec().into(),
             metadata: metadata.as_bytes().to_vec().into(),
             stanza: Some(stanza.to_bytes().into()),
+            uploader_grants: Vec::new(),
         };
         (matter, manifest, view, payload)
     }

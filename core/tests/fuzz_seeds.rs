@@ -18,7 +18,9 @@ mod support;
 
 use std::path::PathBuf;
 
-use lexvault_core::api::{self, ActorHead, CreateMatter, ErrorBody, LogEntries, Receipt};
+use lexvault_core::api::{
+    self, ActorHead, CreateMatter, DocumentView, ErrorBody, LogEntries, Receipt, VersionView,
+};
 use lexvault_core::checkpoint::Checkpoint;
 use lexvault_core::key_bundle::KeyBundle;
 use lexvault_core::keys::{EncryptionSecretKey, Identity, SigningSecretKey};
@@ -165,6 +167,26 @@ fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
         api::encode(&ErrorBody {
             code: "out-of-sequence".into(),
             message: "fetch your latest entry and sign again".into(),
+        }),
+    ));
+    // A document whose version a grantee uploaded: with the uploader's
+    // grant chain (leaf, then root).
+    out.push((
+        "api_messages",
+        "document_view".into(),
+        api::encode(&DocumentView {
+            matter: unhex(&records["matter"]["bytes"]).into(),
+            versions: vec![VersionView {
+                manifest: unhex(&records["manifest_v1"]["bytes"]).into(),
+                metadata: vec![0x5a; 48].into(),
+                stanza: None,
+                uploader_grants: vec![
+                    unhex(&records["grant_leaf"]["bytes"]).into(),
+                    unhex(&records["grant_root"]["bytes"]).into(),
+                ],
+            }],
+            grants: vec![unhex(&records["grant_root"]["bytes"]).into()],
+            revocations: vec![unhex(&records["revocation"]["bytes"]).into()],
         }),
     ));
 

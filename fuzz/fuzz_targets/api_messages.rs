@@ -37,5 +37,7 @@ fuzz_target!(|data: &[u8]| {
     check::<IdentityInfo>(data);
     check::<IdentityList>(data);
     check::<DocumentView>(data);
+    check::<DocumentList>(data);
+    check::<OpenedLink>(data);
     check::<ErrorBody>(data);
 });

@@ -12,14 +12,14 @@
 //! whose bytes differ, is verified afresh.
 
 use lexvault_core::grant::{
-    ChainError, Grant, Revocation, Rights, VerifiedGrant, parse_grant, parse_revocation,
-    verify_grant_chain,
+    Authority, ChainError, Grant, Revocation, Rights, VerifiedGrant, parse_grant, parse_revocation,
+    verify_grant_chain, verify_upload_authority,
 };
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 
 use lexvault_core::keys::SigningPublicKey;
-use lexvault_core::manifest::DocumentId;
+use lexvault_core::manifest::{DocumentId, Manifest, ManifestError, verify_manifest};
 use lexvault_core::matter::{MatterId, VerifiedMatter, verify_matter};
 use lexvault_core::signed::Signed;
 use sha2::{Digest as _, Sha256};
@@ -73,12 +73,21 @@ impl<T: Clone> Remembered<T> {
     }
 }
 
-/// The matter records, grants and revocations this process has verified.
+/// The matter records, grants, revocations and manifests this process has
+/// verified.
 #[derive(Debug, Default)]
 pub struct VerifiedRecords {
     matters: Remembered<VerifiedMatter>,
     grants: Remembered<Signed<Grant>>,
     revocations: Remembered<Signed<Revocation>>,
+    manifests: Remembered<Signed<Manifest>>,
+}
+
+impl VerifiedRecords {
+    /// A stored manifest, verified (or as verified before).
+    pub fn manifest(&self, bytes: &[u8]) -> Result<Signed<Manifest>, ManifestError> {
+        self.manifests.get_or_verify(bytes, verify_manifest)
+    }
 }
 
 /// A matter's records, verified.
@@ -234,6 +243,43 @@ impl MatterAccess {
             &self.revocations,
             now,
         )
+    }
+
+    /// Whether `manifest`'s signer was entitled to upload it: the matter's
+    /// creator, or a grantee whose upload right over the document held at
+    /// the manifest's creation time (the rule every client applies,
+    /// [`verify_upload_authority`]).
+    pub fn upload_authority(&self, manifest: &Signed<Manifest>) -> Option<Authority> {
+        let signer = manifest.signer();
+        if self.link_keys.contains(signer.as_bytes()) {
+            return None;
+        }
+        verify_upload_authority(
+            &self.matter,
+            manifest,
+            &self.grants,
+            self.grants.as_slice(),
+            &self.revocations,
+        )
+        .ok()
+    }
+
+    /// The signed bytes of the grant that gave `manifest`'s signer the
+    /// right to upload it, then of every grant up its chain: what a client
+    /// needs to check the uploader's authority. Empty for the matter's
+    /// creator, who needs no grant, and for an uploader without authority
+    /// (whose version every client refuses).
+    #[must_use]
+    pub fn uploader_chain(&self, manifest: &Signed<Manifest>) -> Vec<Vec<u8>> {
+        let Some(Authority::Grant(verified)) = self.upload_authority(manifest) else {
+            return Vec::new();
+        };
+        verified
+            .chain()
+            .iter()
+            .filter_map(|d| self.grants.iter().find(|g| g.digest() == *d))
+            .map(|g| g.as_bytes().to_vec())
+            .collect()
     }
 
     /// The signed bytes of every stored revocation, in order.

@@ -40,8 +40,23 @@ impl HandUpload {
     /// # Panics
     /// If the core refuses a step: the test cannot go on.
     #[must_use]
-    #[allow(clippy::expect_used)]
     pub fn new(uploader: &Identity, matter: &MatterId, plaintext: &[u8]) -> Self {
+        Self::made_at(uploader, matter, plaintext, now())
+    }
+
+    /// Like [`Self::new`], with a manifest that says it was created at
+    /// `created_at` (Unix seconds).
+    ///
+    /// # Panics
+    /// If the core refuses a step: the test cannot go on.
+    #[must_use]
+    #[allow(clippy::expect_used)]
+    pub fn made_at(
+        uploader: &Identity,
+        matter: &MatterId,
+        plaintext: &[u8],
+        created_at: u64,
+    ) -> Self {
         let mut rng = os_rng();
         let document = DocumentId::generate(&mut rng);
         let file_key = FileKey::generate(&mut rng);
@@ -73,7 +88,7 @@ impl HandUpload {
             payload_len,
             key_commitment: KeyCommitment::derive(&file_key),
             metadata_digest: metadata.digest(),
-            created_at: now(),
+            created_at,
         })
         .expect("manifest");
         let manifest = Signed::sign(manifest, uploader.signing_key());

@@ -33,7 +33,7 @@ use lexvault_core::api::{
 };
 use lexvault_core::backup::{Argon2Params, SealedBackup};
 use lexvault_core::checkpoint::Checkpoint;
-use lexvault_core::grant::{Grant, Rights, Scope, Validity};
+use lexvault_core::grant::{Grant, GrantId, GrantTerms, Rights, Scope, Validity};
 use lexvault_core::key_bundle::{KeyBundle, VerifiedKeyBundle};
 use lexvault_core::keys::{Identity, SigningSecretKey};
 use lexvault_core::log_entry::LogEntry;
@@ -661,8 +661,9 @@ fn resign_by_outsider(s: &Scene) -> Played {
 }
 
 /// A document the outsider made and signed, listed in the victim's matter
-/// with its key wrapped to the victim: the matter's creator never signed
-/// it and the outsider holds no upload right.
+/// with its key wrapped to the victim and, as the uploader's authority, an
+/// upload grant the outsider signed to itself: the matter's creator never
+/// signed it and the outsider holds no upload right.
 fn inject_document(s: &Scene) -> Played {
     let listing = format!("/v1/matters/{}/documents", hex_id(s.m1.id().as_bytes()));
     assert_eq!(s.victim.documents(s.m1.id()).unwrap().len(), 2, "control");
@@ -678,12 +679,30 @@ fn inject_document(s: &Scene) -> Played {
         &s.victim.identity().public().encryption,
         &mut os_rng(),
     );
+    let self_granted = Grant::new(GrantTerms {
+        grant_id: GrantId::generate(&mut os_rng()),
+        matter_id: *s.m1.id(),
+        scope: Scope::Matter,
+        grantee: outsider.public(),
+        rights: Rights::UPLOAD,
+        validity: Validity::starting(0),
+        wrapped_key: None,
+        parent: None,
+        issued_at: now(),
+    })
+    .unwrap();
     let injected = DocumentSummary {
         document_id: (*made.document.as_bytes()).into(),
         latest: VersionView {
             manifest: envelope.manifest.clone(),
             metadata: envelope.metadata.clone(),
             stanza: Some(to_victim.to_bytes().into()),
+            uploader_grants: vec![
+                Signed::sign(self_granted, outsider.signing_key())
+                    .as_bytes()
+                    .to_vec()
+                    .into(),
+            ],
         },
     };
     let got = s.attack(
@@ -1180,11 +1199,7 @@ const ATTACKS: &[Attack] = &[
         name: "document injected, signed by an outsider",
         models: "Sync/pCloud/Seafile/Icedrive 2024 file injection",
         play: inject_document,
-        known_failure: Some(
-            "the client never checks that a manifest's signer may upload (the matter's creator \
-             or a grantee with the upload right over the document); a viewer is not served the \
-             uploader's grant chain, so the check needs the server to serve it (spec change)",
-        ),
+        known_failure: None,
     },
     Attack {
         name: "document rolled back to an older version",

@@ -170,3 +170,149 @@ fn share_download_refuse_revoke_and_record() {
         Some("not-allowed")
     );
 }
+
+/// A partner who is not the matter's creator, holding the upload right
+/// through a grant, uploads a document: a member, a share link and the
+/// listing all accept it, also after the partner's grant is revoked, since
+/// the revocation comes after the upload.
+#[test]
+fn a_grantee_with_the_upload_right_uploads_and_others_open_it() {
+    use lexvault_client::links::{LinkOpener, LinkTerms, create_link};
+    use lexvault_client::vault::Vault;
+
+    let firm = Firm::new();
+    let attorney = firm.member("Ada Attorney", Role::Attorney);
+    let partner = firm.person("Pat Partner");
+    let reader = firm.person("Rita Reader");
+    let matter = attorney.create_matter().unwrap();
+    let to_partner = attorney
+        .grant(
+            matter.id(),
+            Scope::Matter,
+            &partner.identity().public(),
+            Rights::VIEW | Rights::DOWNLOAD | Rights::UPLOAD | Rights::SHARE,
+            Validity::starting(0),
+        )
+        .unwrap();
+    // The reader's own access comes from the creator, not from the partner.
+    attorney
+        .grant(
+            matter.id(),
+            Scope::Matter,
+            &reader.identity().public(),
+            Rights::VIEW | Rights::DOWNLOAD,
+            Validity::starting(0),
+        )
+        .unwrap();
+
+    let text = plaintext(90_000);
+    let (doc, _) = partner
+        .put(
+            matter.id(),
+            None,
+            "partner memo.pdf",
+            "application/pdf",
+            || Ok(Cursor::new(text.clone())),
+            &[Share {
+                with: reader.identity().public(),
+                rights: Rights::VIEW | Rights::DOWNLOAD,
+                validity: Validity::starting(0),
+            }],
+            &mut |_| {},
+        )
+        .unwrap();
+
+    let opens = |who: &Vault| {
+        assert_eq!(
+            download(who, &doc).unwrap(),
+            (text.clone(), "partner memo.pdf".to_owned())
+        );
+        let listed = who.documents(matter.id()).unwrap();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].metadata.file_name(), "partner memo.pdf");
+    };
+    opens(&reader);
+    opens(&partner);
+
+    // A share link the partner makes opens it too.
+    let link = create_link(
+        &partner,
+        matter.id(),
+        &doc,
+        &LinkTerms {
+            expires_at: lexvault_client::client::now() + 3600,
+            max_opens: None,
+            passphrase: None,
+            claim_once: false,
+        },
+    )
+    .unwrap();
+    let anonymous = firm.server.client();
+    let opener = LinkOpener::new(&anonymous, link.id, &link.fragment, None, None).unwrap();
+    let opened = opener.open().unwrap();
+    let mut scratch = tempfile::tempfile().unwrap();
+    let mut out = Vec::new();
+    opener.download(&opened, &mut scratch, &mut out).unwrap();
+    assert_eq!(out, text);
+
+    // Revoked a second later (revocations take effect from their time, in
+    // whole seconds): the upload made before it still stands.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    attorney.revoke(matter.id(), &to_partner.digest()).unwrap();
+    opens(&reader);
+    // The partner may no longer upload.
+    let refused = partner
+        .put(
+            matter.id(),
+            Some(doc),
+            "partner memo v2.pdf",
+            "application/pdf",
+            || Ok(Cursor::new(text.clone())),
+            &[],
+            &mut |_| {},
+        )
+        .unwrap_err();
+    assert_eq!(refused.code(), Some("not-found"), "{refused}");
+}
+
+/// Clients judge an uploader's authority at the manifest's creation time,
+/// so the server refuses a version whose manifest claims a time the
+/// uploader's grant does not cover, and accepts the same upload made now.
+#[test]
+fn an_upload_made_outside_the_uploaders_window_is_refused() {
+    use lexvault_client::client::now;
+    use lexvault_core::api::MatterList;
+    use lexvault_tests::hand_upload::HandUpload;
+
+    let firm = Firm::new();
+    let attorney = firm.member("Ada Attorney", Role::Attorney);
+    let partner = firm.person("Pat Partner");
+    let matter = attorney.create_matter().unwrap();
+    attorney
+        .grant(
+            matter.id(),
+            Scope::Matter,
+            &partner.identity().public(),
+            Rights::VIEW | Rights::DOWNLOAD | Rights::UPLOAD,
+            Validity::starting(now()),
+        )
+        .unwrap();
+    let send = |u: &HandUpload| {
+        partner.client().upload::<MatterList>(
+            partner.identity().signing_key(),
+            &u.path,
+            &u.envelope,
+            Cursor::new(u.payload.clone()),
+            u.payload.len() as u64,
+        )
+    };
+    let text = plaintext(10_000);
+    let backdated = HandUpload::made_at(partner.identity(), matter.id(), &text, now() - 3600);
+    let refused = send(&backdated).unwrap_err();
+    assert_eq!(refused.code(), Some("not-allowed"), "{refused}");
+
+    let made_now = HandUpload::new(partner.identity(), matter.id(), &text);
+    send(&made_now).unwrap();
+    let opened = partner.open_latest(&made_now.document).unwrap();
+    assert_eq!(opened.metadata.file_name(), "hand made.pdf");
+}

@@ -10,6 +10,7 @@ use lexvault_core::grant::Rights;
 use lexvault_core::keys::SigningPublicKey;
 use lexvault_core::manifest::DocumentId;
 use lexvault_core::matter::MatterId;
+use minicbor::bytes::ByteVec;
 
 use super::{cbor, event, parse_id};
 use crate::access::MatterAccess;
@@ -48,8 +49,11 @@ async fn visible_document(
     }
 }
 
+/// A stored version as `caller` sees it: with their stanza, if any, and
+/// the uploader's grant chain.
 async fn version_view(
     state: &AppState,
+    access: &MatterAccess,
     document: [u8; 16],
     v: &VersionRow,
     caller: [u8; 32],
@@ -62,7 +66,26 @@ async fn version_view(
         manifest: v.manifest.clone().into(),
         metadata: v.metadata.clone().into(),
         stanza: stanza.map(Into::into),
+        uploader_grants: uploader_grants(state, access, v)?,
     })
+}
+
+/// The grant chain that gave a stored version's uploader the right to
+/// upload it (empty for the matter's creator).
+pub fn uploader_grants(
+    state: &AppState,
+    access: &MatterAccess,
+    v: &VersionRow,
+) -> Result<Vec<ByteVec>, ApiError> {
+    let manifest = state
+        .verified
+        .manifest(&v.manifest)
+        .map_err(|e| ApiError::internal(&e))?;
+    Ok(access
+        .uploader_chain(&manifest)
+        .into_iter()
+        .map(Into::into)
+        .collect())
 }
 
 /// `GET /v1/matters/{id}/documents`: the documents of a matter the caller
@@ -86,7 +109,8 @@ pub async fn list(
         if let Some(latest) = row.versions.last() {
             documents.push(DocumentSummary {
                 document_id: row.document_id.into(),
-                latest: version_view(&state, row.document_id, latest, caller.key_bytes()).await?,
+                latest: version_view(&state, &access, row.document_id, latest, caller.key_bytes())
+                    .await?,
             });
         }
     }
@@ -105,7 +129,7 @@ pub async fn view(
     let now = state.now();
     let mut versions = Vec::with_capacity(row.versions.len());
     for v in &row.versions {
-        versions.push(version_view(&state, id, v, caller.key_bytes()).await?);
+        versions.push(version_view(&state, &access, id, v, caller.key_bytes()).await?);
     }
     let mut ev = event(EventKind::Viewed, &caller, now);
     ev.matter_id = Some(row.matter_id);

@@ -22,7 +22,7 @@ use lexvault_core::manifest::DocumentId;
 use lexvault_core::matter::MatterId;
 use sha2::{Digest as _, Sha256};
 
-use super::documents::payload_response;
+use super::documents::{payload_response, uploader_grants};
 use super::{cbor, event, parse_id};
 use crate::access::MatterAccess;
 use crate::app::AppState;
@@ -370,6 +370,7 @@ pub async fn open(
             matter: access.matter.as_bytes().to_vec().into(),
             grants,
             version: VersionView {
+                uploader_grants: uploader_grants(&state, &access, &version)?,
                 manifest: version.manifest.into(),
                 metadata: version.metadata.into(),
                 stanza: Some(opened.stanza.into()),

@@ -102,6 +102,15 @@ pub async fn upload(
     if !access.allows(&caller.key, Rights::UPLOAD, Some(&document_id), now) {
         return Err(ApiError::not_found());
     }
+    // Clients judge the uploader's authority at the manifest's creation
+    // time: refuse a version they would all refuse.
+    if access.upload_authority(&manifest).is_none() {
+        return Err(ApiError::forbidden(
+            "not-allowed",
+            "your upload right does not cover the manifest's creation time; check your \
+             device's clock and upload again",
+        ));
+    }
     check_succession(&state, &manifest, matter_id).await?;
 
     if envelope.metadata.len() > MAX_SEALED_METADATA_LEN {
