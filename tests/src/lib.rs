@@ -7,6 +7,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod browser;
 pub mod cli;
 pub mod hand_upload;
 pub mod hostile;
