@@ -9,12 +9,9 @@
 
 use std::collections::HashMap;
 use std::io::Cursor;
-use std::net::{TcpListener, TcpStream};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use lexvault_client::audit::{self, VerifyOptions};
 use lexvault_client::client::{Client, ClientError, now, os_rng};
