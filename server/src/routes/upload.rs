@@ -11,8 +11,8 @@
 
 use axum::body::Body;
 use axum::extract::{Path, Request, State};
-use axum::http::{StatusCode, header};
-use axum::response::Response;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse as _, Response};
 use bytes::{Buf as _, BytesMut};
 use futures_util::StreamExt as _;
 use lexvault_core::api::{self, UploadEnvelope};
@@ -37,7 +37,24 @@ use crate::store::{ActorHead, EventKind, NewGrant, NewVersion, StanzaRow, StoreE
 const MAX_PARTIES: usize = 1024;
 
 /// `POST /v1/documents/{id}/versions`.
-pub async fn upload(
+pub async fn upload(state: State<AppState>, document: Path<String>, request: Request) -> Response {
+    match receive(state, document, request).await {
+        Ok(response) => response,
+        Err(refusal) => {
+            // A refusal can come before the payload was read, while the
+            // client is still sending it: the connection cannot carry
+            // another request, and a client that pooled it would fail its
+            // next call.
+            let mut response = refusal.into_response();
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            response
+        }
+    }
+}
+
+async fn receive(
     State(state): State<AppState>,
     Path(document): Path<String>,
     request: Request,
