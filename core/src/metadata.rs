@@ -154,6 +154,17 @@ impl Metadata {
         })
     }
 
+    /// Parses the plaintext of opened metadata: canonical CBOR, every
+    /// field checked as [`Self::new`] checks it. [`SealedMetadata::open`]
+    /// parses with this after decrypting; the encoding is
+    /// `codec::encode(&metadata)`.
+    ///
+    /// # Errors
+    /// [`MetadataError`] naming the broken rule.
+    pub fn from_plaintext(bytes: &[u8]) -> Result<Self, MetadataError> {
+        wire::decode_body::<Self>(bytes)
+    }
+
     /// The file name, without any directory.
     #[must_use]
     pub fn file_name(&self) -> &str {
@@ -348,7 +359,7 @@ impl SealedMetadata {
                 tag,
             )
             .map_err(|_| OpenError::DecryptionFailed)?;
-        wire::decode_body::<Metadata>(&plaintext).map_err(OpenError::Invalid)
+        Metadata::from_plaintext(&plaintext).map_err(OpenError::Invalid)
     }
 }
 

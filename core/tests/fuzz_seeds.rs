@@ -22,6 +22,7 @@ use lexvault_core::api::{
     self, ActorHead, CreateMatter, DocumentView, ErrorBody, LogEntries, Receipt, VersionView,
 };
 use lexvault_core::checkpoint::Checkpoint;
+use lexvault_core::codec;
 use lexvault_core::key_bundle::KeyBundle;
 use lexvault_core::keys::{EncryptionSecretKey, Identity, SigningSecretKey};
 use lexvault_core::link::LinkSecret;
@@ -29,6 +30,7 @@ use lexvault_core::log_entry::LogEntry;
 use lexvault_core::matter::Matter;
 use lexvault_core::membership::{MemberCertificate, Role};
 use lexvault_core::merkle;
+use lexvault_core::metadata::Metadata;
 use lexvault_core::note::NoteSigner;
 use lexvault_core::request::{BodyDigest, ChainPosition, RequestTarget, SignedRequest};
 use support::{read_vector_file, seeded_rng};
@@ -216,6 +218,16 @@ fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
         "fresh".into(),
         fragment.expose_secret().as_bytes().to_vec(),
     ));
+
+    // Metadata plaintext, as sealed inside every version.
+    let metadata = Metadata::new(
+        "Settlement draft (v3).pdf",
+        "application/pdf",
+        123_456,
+        [9; 32],
+    )
+    .expect("metadata");
+    out.push(("metadata", "pdf".into(), codec::encode(&metadata)));
     out
 }
 
