@@ -287,15 +287,7 @@ impl Client {
         position: ChainPosition,
         key: &SigningSecretKey,
     ) -> ClientResult<SignedRequest> {
-        let (path, query) = path_and_query
-            .split_once('?')
-            .unwrap_or((path_and_query, ""));
-        let target = RequestTarget {
-            method: method.to_owned(),
-            path: path.to_owned(),
-            query: query.to_owned(),
-            body_digest: digest,
-        };
+        let target = RequestTarget::new(method, path_and_query, digest);
         SignedRequest::sign(target, position, key, now(), &mut os_rng())
             .map_err(|e| ClientError::Invalid(format!("cannot sign the request: {e}")))
     }

@@ -45,15 +45,7 @@ impl Signer {
         digest: BodyDigest,
         position: ChainPosition,
     ) -> Result<SignedRequest, JsError> {
-        let (path, query) = path_and_query
-            .split_once('?')
-            .unwrap_or((path_and_query, ""));
-        let target = RequestTarget {
-            method: method.to_owned(),
-            path: path.to_owned(),
-            query: query.to_owned(),
-            body_digest: digest,
-        };
+        let target = RequestTarget::new(method, path_and_query, digest);
         SignedRequest::sign(target, position, &self.key, now(), &mut rng()).map_err(js_error)
     }
 }

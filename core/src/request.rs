@@ -87,6 +87,22 @@ pub struct RequestTarget {
 }
 
 impl RequestTarget {
+    /// The target of `method` on `path_and_query` (the path, then `?` and
+    /// the query if there is one, exactly as sent) with a body hashing to
+    /// `body_digest`.
+    #[must_use]
+    pub fn new(method: &str, path_and_query: &str, body_digest: BodyDigest) -> Self {
+        let (path, query) = path_and_query
+            .split_once('?')
+            .unwrap_or((path_and_query, ""));
+        Self {
+            method: method.to_owned(),
+            path: path.to_owned(),
+            query: query.to_owned(),
+            body_digest,
+        }
+    }
+
     fn validate(&self) -> Result<(), RequestError> {
         let method_ok = !self.method.is_empty()
             && self.method.len() <= MAX_METHOD_LEN
