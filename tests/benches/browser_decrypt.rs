@@ -7,13 +7,16 @@
 //!
 //! `LEXVAULT_BENCH_MIB` (default 256) sets the size and
 //! `LEXVAULT_BENCH_RUNS` (default 5) the alternating runs; medians are
-//! printed in MB/s (10^6 bytes per second).
+//! printed in MB/s (10^6 bytes per second). Then a document of
+//! `LEXVAULT_BENCH_STREAM_MIB` (default 1024; 0 skips it) is saved through
+//! the link page as a recipient saves it, and the browser's resident
+//! memory is sampled while it streams.
 //! Needs what the browser tests need: `scripts/build-web`, `npm ci` in
 //! `tests/browser`, and Chromium.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-use lexvault_tests::browser::{Firm, node};
+use lexvault_tests::browser::{Firm, document_bytes, node};
 use serde_json::{Value, json};
 
 fn env_or(name: &str, default: u64) -> u64 {
@@ -39,7 +42,7 @@ fn main() {
     let runs = env_or("LEXVAULT_BENCH_RUNS", 5);
     let firm = Firm::new();
     let size = usize::try_from(mib << 20).unwrap();
-    let bytes = lexvault_tests::browser::document_bytes(size, 9);
+    let bytes = document_bytes(size, 9);
     let document = firm.put("bench.bin", &bytes);
     drop(bytes);
     let url = firm.link(&document, &[], None);
@@ -65,5 +68,30 @@ fn main() {
     println!(
         "  medians: lexvault {a:.0} MB/s, libsodium {b:.0} MB/s, ratio {:.2}x",
         a / b
+    );
+
+    // Saving a large document through the page, as a recipient does: the
+    // browser's memory while it streams.
+    let stream_mib = env_or("LEXVAULT_BENCH_STREAM_MIB", 1024);
+    if stream_mib == 0 {
+        return;
+    }
+    let large = document_bytes(usize::try_from(stream_mib << 20).unwrap(), 10);
+    let document = firm.put("large.bin", &large);
+    drop(large);
+    let url = firm.link(&document, &[], None);
+    let report = node("bench.mjs", &json!({ "url": url, "mode": "stream" }));
+    assert_eq!(
+        report["done"], true,
+        "the page saved the document: {report}"
+    );
+    let mib = |v: &Value| v.as_f64().unwrap() / f64::from(1u32 << 20);
+    println!(
+        "saving {stream_mib} MiB through the link page: {:.1} s; all Chromium processes' resident \
+         memory {:.0} MiB before, {:.0} MiB at the peak (+{:.0} MiB)",
+        report["seconds"].as_f64().unwrap(),
+        mib(&report["baseline"]),
+        mib(&report["peak"]),
+        mib(&report["peak"]) - mib(&report["baseline"]),
     );
 }

@@ -11,14 +11,23 @@
 // lexvault side produced (64 KiB messages, untimed) and times pulling it
 // back. Runs alternate, A B A B, and the report gives every run.
 //
+// With "mode": "stream" it instead saves the document the way a recipient
+// does (the link page's click-through and Save, streamed through the
+// Service Worker) and samples the resident memory of every Chromium
+// process every 100 ms: a flat line is the point.
+//
 // Usage: node bench.mjs '{"url": "<link URL>", "runs": 5}'  (prints JSON)
 
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { launch, DESKTOP } from './chromium.mjs';
+import { close, launch, browserRss, DESKTOP } from './chromium.mjs';
 
-const { url, runs = 5 } = JSON.parse(process.argv[2]);
+const { url, runs = 5, mode = 'decrypt' } = JSON.parse(process.argv[2]);
+if (mode === 'stream') {
+  await streamed(url);
+  process.exit(0);
+}
 const require = createRequire(import.meta.url);
 const wrappers = join(dirname(require.resolve('libsodium-wrappers')), '../modules-esm/libsodium-wrappers.mjs');
 const sodiumCore = join(dirname(require.resolve('libsodium')), '../modules-esm/libsodium.mjs');
@@ -128,5 +137,28 @@ const report = await page.evaluate(
 );
 report.console = console_;
 report.chromium = context.browser() ? context.browser().version() : null;
-await context.close();
+await close(context);
 process.stdout.write(JSON.stringify(report));
+
+async function streamed(linkUrl) {
+  const context = await launch(DESKTOP);
+  const page = await context.newPage();
+  await page.goto(linkUrl);
+  await page.click('#continue');
+  await page.waitForSelector('#ready:not([hidden])', { timeout: 120_000 });
+  const baseline = browserRss(context);
+  let peak = baseline;
+  const sampler = setInterval(() => {
+    peak = Math.max(peak, browserRss(context));
+  }, 100);
+  const start = performance.now();
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#save')]);
+  const failure = await download.failure();
+  await page.waitForSelector('#done:not([hidden]), #problem:not([hidden])', { timeout: 600_000 });
+  const seconds = (performance.now() - start) / 1000;
+  clearInterval(sampler);
+  const done = await page.locator('#done').isVisible();
+  const size = await page.evaluate(() => document.getElementById('file-size').textContent);
+  await close(context);
+  process.stdout.write(JSON.stringify({ baseline, peak, seconds, done, failure, size }));
+}

@@ -8,7 +8,7 @@
 //     "viewport": "phone" | "desktop", "save": true, "downloadTo": "/path",
 //     "screenshots": "/dir", "name": "prefix" }
 
-import { launch, PHONE, DESKTOP } from './chromium.mjs';
+import { close, launch, PHONE, DESKTOP } from './chromium.mjs';
 
 const scenario = JSON.parse(process.argv[2]);
 const report = { requests: [], console: [], messages: [], screenshots: [] };
@@ -104,6 +104,6 @@ try {
 } catch (e) {
   report.error = String(e && e.stack ? e.stack : e);
 } finally {
-  await context.close();
+  await close(context);
 }
 process.stdout.write(JSON.stringify(report));
