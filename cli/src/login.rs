@@ -21,23 +21,16 @@ use lexvault_core::api::{
     PasswordRegistrationResponse, PasswordRegistrationStart,
 };
 use lexvault_core::backup::{Argon2Params, BackupError, SealedBackup};
-use lexvault_core::key_bundle::verify_key_bundle;
 use lexvault_core::keys::Identity;
 use lexvault_core::login::RegistrationResponse;
 use lexvault_core::login::{ClientLogin, ClientRegistration, CredentialResponse, LoginError};
 use lexvault_core::secret::SecretString;
+use lexvault_core::sign_in::{self, RecoveryError};
 
 use crate::client::{Client, ClientError, ClientResult, os_rng};
 use crate::vault::Vault;
 
-/// The one message for every failed login: wrong password, unknown login
-/// name, expired or replayed attempt. Deliberately detail-free.
-pub const LOGIN_FAILED: &str = "login failed: check the login name and password";
-
-/// The shortest login name, in characters.
-pub const MIN_LOGIN_NAME_LEN: usize = 3;
-/// The longest login name, in characters.
-pub const MAX_LOGIN_NAME_LEN: usize = 64;
+pub use lexvault_core::sign_in::{LOGIN_FAILED, MAX_LOGIN_NAME_LEN, MIN_LOGIN_NAME_LEN};
 
 const REGISTRATION_START: &str = "/v1/login/registration/start";
 const REGISTRATION_FINISH: &str = "/v1/login/registration/finish";
@@ -58,23 +51,14 @@ pub fn is_login_failure(error: &ClientError) -> bool {
 
 /// Normalises a login name as the server does (spec: `spec/login.md` §API,
 /// Login names): trims white space, lowers ASCII letters, and requires 3 to
-/// 64 characters of `a-z 0-9 . _ @ -`.
+/// 64 characters of `a-z 0-9 . _ @ -` (see
+/// [`lexvault_core::sign_in::normalize_login_name`]).
 ///
 /// # Errors
 ///
 /// [`ClientError::Invalid`] naming the rule.
 pub fn normalize_login_name(raw: &str) -> ClientResult<String> {
-    let name = raw.trim().to_ascii_lowercase();
-    let allowed = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._@-".contains(&b);
-    if (MIN_LOGIN_NAME_LEN..=MAX_LOGIN_NAME_LEN).contains(&name.len()) && name.bytes().all(allowed)
-    {
-        Ok(name)
-    } else {
-        Err(ClientError::Invalid(format!(
-            "a login name is {MIN_LOGIN_NAME_LEN} to {MAX_LOGIN_NAME_LEN} characters of a-z, \
-             0-9, '.', '_', '@' and '-'"
-        )))
-    }
+    sign_in::normalize_login_name(raw).map_err(|e| ClientError::Invalid(e.to_string()))
 }
 
 fn password_problem(e: LoginError) -> ClientError {
@@ -206,18 +190,11 @@ pub fn login(client: &Client, login_name: &str, password: &SecretString) -> Clie
         )
         .map_err(server_login_problem)?;
 
-    let backup = SealedBackup::from_bytes(&released.sealed_backup).map_err(backup_problem)?;
-    let identity = backup.open(password).map_err(backup_problem)?;
-    let bundle = verify_key_bundle(&released.bundle).map_err(|e| {
-        ClientError::Verification(format!(
-            "the key bundle the server released is invalid: {e}"
-        ))
-    })?;
-    if *bundle.identity() != identity.public() {
-        return Err(ClientError::Verification(
-            "the key bundle the server released is not the recovered identity's".into(),
-        ));
-    }
+    let (identity, _bundle) =
+        sign_in::recover_identity(&released, password).map_err(|e| match e {
+            RecoveryError::Backup(e) => backup_problem(e),
+            other => ClientError::Verification(other.to_string()),
+        })?;
     Ok(identity)
 }
 

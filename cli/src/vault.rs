@@ -63,8 +63,7 @@ fn unbound(e: TransparencyError) -> ClientError {
     }
 }
 
-/// A matter's record, grants and revocations, every signature verified.
-pub type MatterRecords = (VerifiedMatter, Vec<Signed<Grant>>, Vec<Signed<Revocation>>);
+pub use lexvault_core::opening::MatterRecords;
 
 /// Someone to share a new version with, and on what terms.
 #[derive(Clone, Debug)]
@@ -971,36 +970,19 @@ impl Vault {
         list.documents
             .iter()
             .map(|d| {
-                let manifest = verify_manifest(&d.latest.manifest).map_err(verification)?;
-                if manifest.record().document_id().as_bytes() != &*d.document_id {
-                    return Err(verification("a listing names the wrong document"));
-                }
-                check_uploader(&m, &manifest, &d.latest, &grants, &revocations)?;
-                let opened = open_version(&m, &manifest, &d.latest, &self.me)?;
-                self.check_not_rolled_back(manifest.record().document_id(), &[&manifest])?;
+                let opened = opening::open_listed_document(&m, &grants, &revocations, d, &self.me)
+                    .map_err(opened)?;
+                self.check_not_rolled_back(&opened.document_id(), &[&opened.manifest])?;
                 Ok(opened)
             })
             .collect()
     }
 }
 
-/// Verifies a served grant list: the matter record and every signature.
+/// Verifies a served grant list: the matter record and every signature
+/// (see [`opening::verify_grant_list`]).
 pub fn verify_grant_list(list: &GrantList) -> ClientResult<MatterRecords> {
-    let matter = verify_matter(&list.matter).map_err(verification)?;
-    let grants = list
-        .grants
-        .iter()
-        .map(|g| parse_grant(g).map_err(verification))
-        .collect::<ClientResult<Vec<_>>>()?;
-    let revocations = list
-        .revocations
-        .iter()
-        .map(|r| parse_revocation(r).map_err(verification))
-        .collect::<ClientResult<Vec<_>>>()?;
-    if grants.iter().any(|g| g.record().matter_id() != matter.id()) {
-        return Err(verification("a grant of another matter was served"));
-    }
-    Ok((matter, grants, revocations))
+    opening::verify_grant_list(list).map_err(opened)
 }
 
 /// Checks that the signer of `manifest` was entitled to upload it (see

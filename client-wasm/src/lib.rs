@@ -9,6 +9,8 @@
 //! - [`signer`]: signed requests that follow the signer's actor chain.
 //! - [`link`]: share-link keys from the URL fragment, and verifying an open.
 //! - [`payload`]: streaming decryption of a verified version's payload.
+//! - [`portal`]: password sign-in (OPAQUE) and the signed-in person's
+//!   verified matters and documents; their keys stay in wasm.
 //! - [`wire`]: the few plain messages the pages read and write themselves.
 //!
 //! Errors reach JavaScript as `Error` objects whose message is the core's
@@ -18,6 +20,7 @@
 
 pub mod link;
 pub mod payload;
+pub mod portal;
 pub mod signer;
 pub mod wire;
 

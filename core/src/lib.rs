@@ -158,4 +158,5 @@ pub mod note;
 pub mod opening;
 pub mod request;
 pub mod secret;
+pub mod sign_in;
 pub mod signed;

@@ -13,9 +13,9 @@ use sha2::{Digest as _, Sha256};
 
 use crate::age::stream::{ENCRYPTED_CHUNK_SIZE, PAYLOAD_NONCE_LEN, PayloadDecryptor};
 use crate::age::{self, Stanza};
-use crate::api::{OpenedLink, VersionView};
+use crate::api::{DocumentSummary, GrantList, OpenedLink, VersionView};
 use crate::grant::{
-    AuthorityError, Grant, Revocation, Rights, Scope, VerifiedGrant, parse_grant,
+    AuthorityError, Grant, Revocation, Rights, Scope, VerifiedGrant, parse_grant, parse_revocation,
     verify_grant_chain, verify_upload_authority,
 };
 use crate::keys::Identity;
@@ -177,6 +177,58 @@ pub fn check_uploader(
             manifest.record().version().get()
         ))),
     }
+}
+
+/// A matter's record, grants and revocations, every signature verified.
+pub type MatterRecords = (VerifiedMatter, Vec<Signed<Grant>>, Vec<Signed<Revocation>>);
+
+/// Verifies a served grant list (`GET /v1/matters/{id}/grants`): the
+/// matter record, every grant's and revocation's signature, and that every
+/// grant belongs to that matter. Grant chains are checked where a grant is
+/// used.
+///
+/// # Errors
+/// [`OpenError::Verification`] naming the first record that fails.
+pub fn verify_grant_list(list: &GrantList) -> Result<MatterRecords, OpenError> {
+    let matter = verify_matter(&list.matter).map_err(verification)?;
+    let grants = list
+        .grants
+        .iter()
+        .map(|g| parse_grant(g).map_err(verification))
+        .collect::<Result<Vec<_>, _>>()?;
+    let revocations = list
+        .revocations
+        .iter()
+        .map(|r| parse_revocation(r).map_err(verification))
+        .collect::<Result<Vec<_>, _>>()?;
+    if grants.iter().any(|g| g.record().matter_id() != matter.id()) {
+        return Err(verification("a grant of another matter was served"));
+    }
+    Ok((matter, grants, revocations))
+}
+
+/// Opens one document of a matter's listing (`GET
+/// /v1/matters/{id}/documents`) for `me`: its latest manifest verifies and
+/// names the listed document, its signer was entitled to upload it (with
+/// the matter's verified `grants` and `revocations`), and its wrapped key
+/// and metadata open ([`open_version`]).
+///
+/// # Errors
+/// [`OpenError::NotShared`] when no key was served for `me`;
+/// [`OpenError::Verification`] when anything served does not verify.
+pub fn open_listed_document(
+    matter: &VerifiedMatter,
+    grants: &[Signed<Grant>],
+    revocations: &[Signed<Revocation>],
+    listed: &DocumentSummary,
+    me: &Identity,
+) -> Result<OpenedVersion, OpenError> {
+    let manifest = verify_manifest(&listed.latest.manifest).map_err(verification)?;
+    if manifest.record().document_id().as_bytes() != &*listed.document_id {
+        return Err(verification("a listing names the wrong document"));
+    }
+    check_uploader(matter, &manifest, &listed.latest, grants, revocations)?;
+    open_version(matter, &manifest, &listed.latest, me)
 }
 
 /// Verifies the server's answer to opening a share link, for the holder

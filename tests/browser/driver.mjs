@@ -7,11 +7,14 @@
 //   { "kind": "link", "url": "...", "passphrases": ["wrong", "right"],
 //     "viewport": "phone" | "desktop", "save": true, "downloadTo": "/path",
 //     "screenshots": "/dir", "name": "prefix" }
+//   { "kind": "portal", "url": "http://…/", "login": "name",
+//     "passwords": ["wrong", "right"], "matter": "<hex id>",
+//     "save": "File name.pdf", "viewport": …, "downloadTo": …, "screenshots": …, "name": … }
 
 import { close, launch, PHONE, DESKTOP } from './chromium.mjs';
 
 const scenario = JSON.parse(process.argv[2]);
-const report = { requests: [], console: [], messages: [], screenshots: [] };
+const report = { requests: [], responses: [], console: [], messages: [], screenshots: [] };
 
 async function screenshot(page, label) {
   if (!scenario.screenshots) return;
@@ -88,8 +91,86 @@ async function link(context) {
   await screenshot(page, 'end');
 }
 
+const PORTAL_SECTIONS = ['login-form', 'busy', 'matters', 'documents', 'progress-box', 'done', 'problem'];
+
+async function visibleSections(page) {
+  const visible = [];
+  for (const id of PORTAL_SECTIONS) {
+    if (await page.locator(`#${id}`).isVisible()) visible.push(id);
+  }
+  return visible;
+}
+
+async function portal(context) {
+  const page = await context.newPage();
+  page.on('console', (m) => report.console.push(`${m.type()}: ${m.text()}`));
+  page.on('pageerror', (e) => report.console.push(`pageerror: ${e.message}`));
+  await page.goto(scenario.url);
+  report.first = await settle(page, ['login-form', 'problem']);
+  await screenshot(page, 'login');
+  if (report.first !== 'login-form') {
+    report.messages.push(await visibleText(page, 'problem-text'));
+    return;
+  }
+  report.attempts = [];
+  let state = 'login-form';
+  for (const [i, password] of (scenario.passwords || []).entries()) {
+    await page.fill('#login-name', scenario.login);
+    await page.fill('#password', password);
+    await page.click('#login-form button[type=submit]');
+    await page.waitForSelector('#busy:not([hidden])', { timeout: 5_000 }).catch(() => {});
+    state = await settle(page, ['matters', 'login-form', 'problem']);
+    const attempt = {
+      state,
+      message: await visibleText(page, 'problem-text'),
+      visible: await visibleSections(page),
+      who: await visibleText(page, 'who-name'),
+      passwordField: await page.locator('#password').inputValue(),
+    };
+    report.attempts.push(attempt);
+    await screenshot(page, `attempt-${i + 1}`);
+    if (state === 'matters') break;
+  }
+  report.state = state;
+  if (state !== 'matters') return;
+  report.storage = await page.evaluate(() => localStorage.length + sessionStorage.length);
+  report.matters = await page.locator('#matter-list button').evaluateAll((els) => els.map((e) => e.dataset.matter));
+  await screenshot(page, 'matters');
+  const matter = scenario.matter ? `#matter-list button[data-matter="${scenario.matter}"]` : '#matter-list button';
+  await page.locator(matter).first().click();
+  report.state = await settle(page, ['documents', 'problem']);
+  if (report.state !== 'documents') {
+    report.messages.push(await visibleText(page, 'problem-text'));
+    return;
+  }
+  report.documents = await page.locator('#document-list .file-name').allInnerTexts();
+  await screenshot(page, 'documents');
+  if (!scenario.save) return;
+  const row = page.locator('#document-list li').filter({ has: page.locator('.file-name', { hasText: scenario.save }) });
+  const [download] = await Promise.all([
+    page.waitForEvent('download', { timeout: 120_000 }),
+    row.locator('button.save').click(),
+  ]);
+  report.suggestedName = download.suggestedFilename();
+  const failure = await download.failure();
+  if (failure) {
+    report.downloadFailure = failure;
+  } else {
+    await download.saveAs(scenario.downloadTo);
+    report.saved = scenario.downloadTo;
+  }
+  report.end = await settle(page, ['done', 'problem']);
+  if (report.end === 'problem') report.messages.push(await visibleText(page, 'problem-text'));
+  report.via = await page.locator('#done').getAttribute('data-via');
+  report.progress = await page.locator('#progress').evaluate((e) => e.value);
+  await screenshot(page, 'end');
+}
+
 const viewport = scenario.viewport === 'desktop' ? DESKTOP : PHONE;
 const context = await launch(viewport);
+context.on('response', (response) => {
+  report.responses.push({ url: response.url(), status: response.status() });
+});
 context.on('request', (request) => {
   report.requests.push({
     url: request.url(),
@@ -100,6 +181,7 @@ context.on('request', (request) => {
 });
 try {
   if (scenario.kind === 'link') await link(context);
+  else if (scenario.kind === 'portal') await portal(context);
   else throw new Error(`unknown scenario ${scenario.kind}`);
 } catch (e) {
   report.error = String(e && e.stack ? e.stack : e);

@@ -84,8 +84,9 @@ pub fn node(script: &str, scenario: &Value) -> Value {
     let report: Value = serde_json::from_slice(&out.stdout).expect("the driver's JSON report");
     assert!(
         report.get("error").is_none(),
-        "the browser scenario failed: {}",
-        report["error"]
+        "the browser scenario failed: {} (the page's console: {})",
+        report["error"],
+        report["console"]
     );
     report
 }
@@ -169,6 +170,44 @@ impl Firm {
             .as_str()
             .unwrap()
             .to_owned()
+    }
+
+    /// Uploads `bytes` as `name`, shared with `key` for viewing and
+    /// downloading (`put --share`); returns the document id.
+    ///
+    /// # Panics
+    /// If the upload fails.
+    #[must_use]
+    pub fn put_shared(&self, name: &str, bytes: &[u8], key: &str) -> String {
+        let file = self.attorney.home.path().join(name);
+        std::fs::write(&file, bytes).unwrap();
+        let share = format!("{key}:view,download");
+        self.attorney.json(&[
+            "put",
+            &self.matter,
+            file.to_str().unwrap(),
+            "--share",
+            &share,
+        ])["document"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// A client of the firm with their own identity, registered with a
+    /// password login under `login` (`register --login`); returns them and
+    /// their key.
+    ///
+    /// # Panics
+    /// If a step fails.
+    #[must_use]
+    pub fn client_with_login(&self, name: &str, login: &str, password: &str) -> (CliUser, String) {
+        let client = CliUser::new(&self.server.url, password);
+        let init = client.json(&["init", "--name", name, "--argon2-memory-mib", "19"]);
+        let registered = client.json(&["register", "--login", login]);
+        assert_eq!(registered["login_name"], login);
+        let key = init["key"].as_str().unwrap().to_owned();
+        (client, key)
     }
 
     /// Makes a link with the CLI's `link create` options; returns its URL.

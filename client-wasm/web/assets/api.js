@@ -38,6 +38,11 @@ export async function getUnsigned(path) {
   return new Uint8Array(await response.arrayBuffer());
 }
 
+/** POST without a signature (signing in: the device holds no key yet); returns the Response. */
+export async function postUnsigned(path, body) {
+  return send(path, { method: 'POST', headers: { 'content-type': CBOR }, body });
+}
+
 /**
  * Sends a request signed by `signer` (a wasm Signer) and returns the
  * Response, ok or not, after moving the signer's chain with its receipt.
@@ -75,8 +80,12 @@ export async function signedCall(signer, method, path, body) {
   return new Uint8Array(await response.arrayBuffer());
 }
 
-/** Fetches the signer's head and lets the signer check it. */
-async function catchUp(signer) {
+/**
+ * Fetches the signer's head and lets the signer check it. A signer whose
+ * identity already made requests elsewhere (a person signing in on this
+ * device) calls this first, so its first recorded request is in sequence.
+ */
+export async function catchUp(signer) {
   const response = await send('/v1/log/head', {
     method: 'GET',
     headers: { [SIGNATURE]: signer.signHead() },

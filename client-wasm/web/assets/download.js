@@ -1,17 +1,35 @@
-// Saving a decrypted document. With a Service Worker (/l/sw.js) the
-// plaintext streams to the browser's download as it is decrypted, holding
-// a few chunks in memory; without one (some private windows) it is
-// gathered into a Blob, which holds the whole document.
+// Saving a decrypted document, for the link page and the portal. With a
+// Service Worker (/l/sw.js) the plaintext streams to the browser's download
+// as it is decrypted, holding a few chunks in memory; without one (some
+// private windows) it is gathered into a Blob, which holds the whole
+// document.
 
 const WORKER = '/l/sw.js';
 
-/** Starts the worker early, so it is ready when the recipient saves. */
+/**
+ * Starts the worker early, so it is ready when the document is saved. The
+ * portal at / is outside the worker's scope, so this waits for the
+ * registration's own worker rather than `navigator.serviceWorker.ready`
+ * (which waits for a worker controlling this page): the download frame's
+ * navigation to /l/download/… is in scope, whichever page starts it.
+ */
 export function prepareStreaming() {
   if (!('serviceWorker' in navigator)) return Promise.resolve(null);
   return navigator.serviceWorker
     .register(WORKER, { scope: '/l/' })
-    .then(() => navigator.serviceWorker.ready)
+    .then(activated)
     .catch(() => null);
+}
+
+function activated(registration) {
+  if (registration.active) return registration;
+  const worker = registration.installing || registration.waiting;
+  if (!worker) return registration;
+  return new Promise((resolve) => {
+    worker.addEventListener('statechange', () => {
+      if (registration.active || worker.state === 'redundant') resolve(registration);
+    });
+  });
 }
 
 function randomToken() {

@@ -1,0 +1,289 @@
+// The portal, /. A person signs in with their login name and password
+// through OPAQUE: the wasm core proves the password without sending it,
+// opens the key backup the server then releases, and keeps the recovered
+// keys inside a wasm Session that this script only holds a handle to.
+// Every matter and document the server lists is verified in wasm (the
+// same core code as the CLI) before it is shown, and a download is
+// decrypted and checked in wasm as it streams into the browser's save.
+
+import init, { LoginAttempt, loginFailedMessage } from './pkg/lexvault_client_wasm.js';
+import { ApiError, catchUp, failure, postUnsigned, signedCall, signedFetch } from './api.js';
+import { openSink, prepareStreaming } from './download.js';
+
+const $ = (id) => document.getElementById(id);
+const sections = ['login-form', 'busy', 'matters', 'documents', 'progress-box', 'done', 'problem'];
+
+let LOGIN_FAILED = '';
+let session = null;
+let downloading = false;
+let shown = []; // the documents listed, freed when the list changes
+
+function show(...visible) {
+  for (const id of sections) $(id).hidden = !visible.includes(id);
+}
+
+function busy(text) {
+  $('busy-text').textContent = text;
+  show('busy');
+}
+
+function problem(text, ...alsoVisible) {
+  $('problem-text').textContent = text;
+  show('problem', ...alsoVisible);
+}
+
+function messageOf(e) {
+  return e && e.message ? e.message : String(e);
+}
+
+function formatSize(bytes) {
+  const units = ['bytes', 'KB', 'MB', 'GB', 'TB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000;
+    unit += 1;
+  }
+  return unit === 0 ? `${value} bytes` : `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
+}
+
+function formatDate(seconds) {
+  return new Date(seconds * 1000).toLocaleDateString(undefined, { year: 'numeric', month: 'short', day: 'numeric' });
+}
+
+const paint = () => new Promise((resolve) => setTimeout(resolve, 30));
+
+function element(tag, className, text) {
+  const el = document.createElement(tag);
+  if (className) el.className = className;
+  if (text !== undefined) el.textContent = text;
+  return el;
+}
+
+// ---------------------------------------------------------------------------
+// Signing in
+
+function askLogin(failed) {
+  const visible = failed ? ['login-form', 'problem'] : ['login-form'];
+  if (failed) $('problem-text').textContent = failed;
+  show(...visible);
+  $('password').value = '';
+  ($('login-name').value ? $('password') : $('login-name')).focus();
+}
+
+/** The one message for a failed sign-in, whatever failed. */
+function loginFailed() {
+  askLogin(LOGIN_FAILED);
+}
+
+async function signIn(event) {
+  event.preventDefault();
+  const name = $('login-name').value;
+  const password = $('password').value.normalize('NFC');
+  $('password').value = '';
+  if (name.trim() === '' || password === '') return;
+  busy('Signing in…');
+  await paint();
+  let attempt;
+  try {
+    attempt = new LoginAttempt(name, password);
+  } catch {
+    loginFailed();
+    return;
+  }
+  try {
+    const start = await postUnsigned('/v1/login/start', attempt.startBody());
+    if (!start.ok) {
+      const error = await failure(start);
+      // A malformed name is refused like a wrong password; a rate limit
+      // says when to try again.
+      if (error.code === 'too-many-attempts') askLogin(error.message);
+      else if (error.status === 400 || error.status === 401) loginFailed();
+      else askLogin(error.message);
+      return;
+    }
+    const challenge = new Uint8Array(await start.arrayBuffer());
+    let finishBody;
+    try {
+      finishBody = attempt.finish(challenge);
+    } catch (e) {
+      // A wrong password or an unknown name fails here, on the device.
+      if (messageOf(e) === LOGIN_FAILED) loginFailed();
+      else askLogin(messageOf(e));
+      return;
+    }
+    busy('Unlocking your keys…');
+    await paint();
+    const finish = await postUnsigned('/v1/login/finish', finishBody);
+    if (!finish.ok) {
+      const error = await failure(finish);
+      if (error.code === 'login-failed') loginFailed();
+      else askLogin(error.message);
+      return;
+    }
+    session = attempt.open(new Uint8Array(await finish.arrayBuffer()));
+  } catch (e) {
+    askLogin(messageOf(e));
+    return;
+  } finally {
+    attempt.free();
+  }
+  try {
+    // The person's chain already holds their requests from other devices
+    // (registering, setting the password): learn where it stands.
+    await catchUp(session);
+  } catch (e) {
+    problem(messageOf(e));
+    return;
+  }
+  $('who-name').textContent = session.displayName;
+  $('who-name').title = `Fingerprint ${session.fingerprint}`;
+  $('who').hidden = false;
+  await listMatters();
+}
+
+function signOut() {
+  if (session) session.free();
+  session = null;
+  // A fresh page: nothing of the session survives in memory.
+  location.replace('/');
+}
+
+// ---------------------------------------------------------------------------
+// Matters and documents
+
+async function listMatters() {
+  busy('Loading your matters…');
+  let matters;
+  try {
+    matters = session.matters(await signedCall(session, 'GET', '/v1/matters'));
+  } catch (e) {
+    problem(messageOf(e));
+    return;
+  }
+  const list = $('matter-list');
+  list.replaceChildren();
+  for (const matter of matters) {
+    const id = matter.id;
+    const item = element('li', 'item');
+    const open = element('button', 'row', '');
+    open.type = 'button';
+    open.dataset.matter = id;
+    open.append(
+      element('span', 'row-title', `Matter ${id.slice(0, 8)}`),
+      element('span', 'meta', `Opened ${formatDate(matter.createdAt)} · ${matter.mine ? 'yours' : 'shared with you'}`),
+    );
+    open.addEventListener('click', () => listDocuments(id));
+    item.append(open);
+    list.append(item);
+    matter.free();
+  }
+  $('no-matters').hidden = list.childElementCount > 0;
+  show('matters');
+}
+
+async function listDocuments(matterId) {
+  busy('Loading the documents…');
+  let documents;
+  try {
+    const base = `/v1/matters/${matterId}`;
+    // One after the other: each signed request moves the person's chain.
+    const listing = await signedCall(session, 'GET', `${base}/documents`);
+    const grants = await signedCall(session, 'GET', `${base}/grants`);
+    documents = session.documents(matterId, listing, grants);
+  } catch (e) {
+    problem(messageOf(e), 'matters');
+    return;
+  }
+  for (const old of shown) old.free();
+  shown = documents;
+  $('matter-title').textContent = `Matter ${matterId.slice(0, 8)}`;
+  const list = $('document-list');
+  list.replaceChildren();
+  for (const doc of documents) {
+    const item = element('li', 'item');
+    item.dataset.document = doc.documentId;
+    const details = element('div', 'row-text');
+    details.append(
+      element('span', 'row-title file-name', doc.fileName),
+      element('span', 'meta', `${formatSize(doc.size)} · version ${doc.version} · ${formatDate(doc.createdAt)}`),
+    );
+    const save = element('button', 'primary save', 'Download');
+    save.type = 'button';
+    save.setAttribute('aria-label', `Download ${doc.fileName}`);
+    save.addEventListener('click', () => download(doc));
+    item.append(details, save);
+    list.append(item);
+  }
+  $('no-documents').hidden = list.childElementCount > 0;
+  show('documents');
+}
+
+// ---------------------------------------------------------------------------
+// Downloading
+
+function setButtons(disabled) {
+  for (const button of document.querySelectorAll('#document-list button, #back')) button.disabled = disabled;
+}
+
+async function download(doc) {
+  if (downloading) return;
+  downloading = true;
+  setButtons(true);
+  show('documents', 'progress-box');
+  $('progress-name').textContent = doc.fileName;
+  const bar = $('progress');
+  const text = $('progress-text');
+  bar.value = 0;
+  text.textContent = '';
+  const total = doc.payloadSize;
+  let sink;
+  let decryptor;
+  try {
+    sink = await openSink({ name: doc.fileName, mimeType: doc.mimeType, size: doc.size });
+    decryptor = doc.decryptor();
+    let received = 0;
+    const response = await signedFetch(session, 'GET', doc.payloadPath, undefined);
+    if (!response.ok) throw await failure(response);
+    const reader = response.body.getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      received += value.byteLength;
+      await sink.write(decryptor.update(value));
+      bar.value = total > 0 ? received / total : 1;
+      text.textContent = `${formatSize(received)} of ${formatSize(total)}`;
+    }
+    await sink.write(decryptor.finish());
+    await sink.close();
+    bar.value = 1;
+    $('done').dataset.via = sink.streaming ? 'stream' : 'blob';
+    show('documents', 'done');
+  } catch (e) {
+    if (sink) await sink.abort(messageOf(e));
+    const message = e instanceof ApiError
+      ? `The document could not be downloaded: ${e.message}`
+      : `The document did not verify and was not saved: ${messageOf(e)}`;
+    problem(message, 'documents');
+  } finally {
+    if (decryptor) decryptor.free();
+    downloading = false;
+    setButtons(false);
+  }
+}
+
+// ---------------------------------------------------------------------------
+
+async function main() {
+  await init();
+  LOGIN_FAILED = loginFailedMessage();
+  prepareStreaming();
+  $('login-form').addEventListener('submit', signIn);
+  $('sign-out').addEventListener('click', signOut);
+  $('back').addEventListener('click', () => {
+    if (!downloading) listMatters();
+  });
+  askLogin();
+}
+
+main().catch((e) => problem(`This page could not start: ${messageOf(e)}`));
