@@ -7,6 +7,7 @@
 //! and errors and calls it.
 //!
 //! - [`signer`]: signed requests that follow the signer's actor chain.
+//! - [`document`]: a verified, opened version, as the pages show it.
 //! - [`link`]: share-link keys from the URL fragment, and verifying an open.
 //! - [`payload`]: streaming decryption of a verified version's payload.
 //! - [`portal`]: password sign-in (OPAQUE) and the signed-in person's
@@ -18,6 +19,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod document;
 pub mod link;
 pub mod payload;
 pub mod portal;

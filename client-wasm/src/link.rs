@@ -5,11 +5,11 @@
 use lexvault_core::api::{self, OpenedLink};
 use lexvault_core::keys::SigningSecretKey;
 use lexvault_core::link::{LinkKeys, LinkSecret};
-use lexvault_core::opening::{OpenedVersion, open_link_answer};
+use lexvault_core::opening::open_link_answer;
 use lexvault_core::secret::SecretString;
 use wasm_bindgen::prelude::*;
 
-use crate::payload::DocumentDecryptor;
+use crate::document::OpenedDocument;
 use crate::signer::Signer;
 use crate::{js_error, now};
 
@@ -61,82 +61,15 @@ impl LinkKeyring {
     ///
     /// # Errors
     /// A verification failure naming what did not verify.
-    pub fn open(&self, answer: &[u8]) -> Result<LinkDocument, JsError> {
+    pub fn open(&self, answer: &[u8]) -> Result<OpenedDocument, JsError> {
         let answer: OpenedLink = api::decode(answer)
             .map_err(|e| js_error(format!("the server sent an invalid answer: {e}")))?;
         let (version, _grant) = open_link_answer(&answer, &self.keys, now())
             .map_err(|e| js_error(format!("verification failed: {e}")))?;
-        Ok(LinkDocument {
+        Ok(OpenedDocument::link(
             version,
-            ticket: hex::encode(*answer.ticket),
-            opens_left: answer.opens_left,
-        })
-    }
-}
-
-/// The document a share link opened, verified.
-#[wasm_bindgen]
-pub struct LinkDocument {
-    version: OpenedVersion,
-    ticket: String,
-    opens_left: Option<u32>,
-}
-
-#[wasm_bindgen]
-impl LinkDocument {
-    /// The file name the uploader gave.
-    #[wasm_bindgen(getter, js_name = fileName)]
-    #[must_use]
-    pub fn file_name(&self) -> String {
-        self.version.metadata.file_name().to_owned()
-    }
-
-    /// The MIME type the uploader gave.
-    #[wasm_bindgen(getter, js_name = mimeType)]
-    #[must_use]
-    pub fn mime_type(&self) -> String {
-        self.version.metadata.mime_type().to_owned()
-    }
-
-    /// The plaintext size in bytes.
-    #[wasm_bindgen(getter)]
-    #[must_use]
-    pub fn size(&self) -> f64 {
-        // Sizes stay far below 2^53.
-        self.version.metadata.size() as f64
-    }
-
-    /// The payload's size in bytes (what the download transfers).
-    #[wasm_bindgen(getter, js_name = payloadSize)]
-    #[must_use]
-    pub fn payload_size(&self) -> f64 {
-        self.version.payload_len() as f64
-    }
-
-    /// The version number.
-    #[wasm_bindgen(getter)]
-    #[must_use]
-    pub fn version(&self) -> u32 {
-        self.version.version().get()
-    }
-
-    /// The ticket that fetches the payload without counting another open.
-    #[wasm_bindgen(getter)]
-    #[must_use]
-    pub fn ticket(&self) -> String {
-        self.ticket.clone()
-    }
-
-    /// Opens left after this one; `undefined` when unlimited.
-    #[wasm_bindgen(getter, js_name = opensLeft)]
-    #[must_use]
-    pub fn opens_left(&self) -> Option<u32> {
-        self.opens_left
-    }
-
-    /// A decryptor for the payload.
-    #[must_use]
-    pub fn decryptor(&self) -> DocumentDecryptor {
-        DocumentDecryptor::new(self.version.payload_opener())
+            hex::encode(*answer.ticket),
+            answer.opens_left,
+        ))
     }
 }

@@ -13,12 +13,12 @@ use lexvault_core::key_bundle::VerifiedKeyBundle;
 use lexvault_core::keys::{Identity, SigningSecretKey};
 use lexvault_core::login::{ClientLogin, CredentialResponse, LoginError};
 use lexvault_core::matter::verify_matter;
-use lexvault_core::opening::{OpenError, OpenedVersion, open_listed_document, verify_grant_list};
+use lexvault_core::opening::{OpenError, open_listed_document, verify_grant_list};
 use lexvault_core::secret::SecretString;
 use lexvault_core::sign_in::{self, LOGIN_FAILED};
 use wasm_bindgen::prelude::*;
 
-use crate::payload::DocumentDecryptor;
+use crate::document::OpenedDocument;
 use crate::signer::Signer;
 use crate::{js_error, rng};
 
@@ -247,7 +247,7 @@ impl Session {
         matter_id: &str,
         documents: &[u8],
         grants: &[u8],
-    ) -> Result<Vec<PortalDocument>, JsError> {
+    ) -> Result<Vec<OpenedDocument>, JsError> {
         let grants: GrantList = api::decode(grants).map_err(invalid_answer)?;
         let list: DocumentList = api::decode(documents).map_err(invalid_answer)?;
         let (matter, grants, revocations) = verify_grant_list(&grants).map_err(failed)?;
@@ -260,7 +260,7 @@ impl Session {
             .iter()
             .map(|listed| {
                 open_listed_document(&matter, &grants, &revocations, listed, &self.identity)
-                    .map(|version| PortalDocument { version })
+                    .map(OpenedDocument::party)
                     .map_err(failed)
             })
             .collect()
@@ -277,82 +277,4 @@ pub struct PortalMatter {
     pub created_at: f64,
     /// Whether the signed-in person created it.
     pub mine: bool,
-}
-
-/// A document's latest version, verified and opened for the signed-in
-/// person.
-#[wasm_bindgen]
-pub struct PortalDocument {
-    version: OpenedVersion,
-}
-
-#[wasm_bindgen]
-impl PortalDocument {
-    /// The document id, as lower-case hex.
-    #[wasm_bindgen(getter, js_name = documentId)]
-    #[must_use]
-    pub fn document_id(&self) -> String {
-        hex::encode(self.version.document_id().as_bytes())
-    }
-
-    /// The file name the uploader gave.
-    #[wasm_bindgen(getter, js_name = fileName)]
-    #[must_use]
-    pub fn file_name(&self) -> String {
-        self.version.metadata.file_name().to_owned()
-    }
-
-    /// The MIME type the uploader gave.
-    #[wasm_bindgen(getter, js_name = mimeType)]
-    #[must_use]
-    pub fn mime_type(&self) -> String {
-        self.version.metadata.mime_type().to_owned()
-    }
-
-    /// The plaintext size in bytes.
-    #[wasm_bindgen(getter)]
-    #[must_use]
-    pub fn size(&self) -> f64 {
-        // Sizes stay far below 2^53.
-        self.version.metadata.size() as f64
-    }
-
-    /// The payload's size in bytes (what the download transfers).
-    #[wasm_bindgen(getter, js_name = payloadSize)]
-    #[must_use]
-    pub fn payload_size(&self) -> f64 {
-        self.version.payload_len() as f64
-    }
-
-    /// The version number.
-    #[wasm_bindgen(getter)]
-    #[must_use]
-    pub fn version(&self) -> u32 {
-        self.version.version().get()
-    }
-
-    /// When the version was made, in seconds since the Unix epoch.
-    #[wasm_bindgen(getter, js_name = createdAt)]
-    #[must_use]
-    pub fn created_at(&self) -> f64 {
-        self.version.manifest.record().terms().created_at as f64
-    }
-
-    /// The path of the version's payload, to `GET` signed.
-    #[wasm_bindgen(getter, js_name = payloadPath)]
-    #[must_use]
-    pub fn payload_path(&self) -> String {
-        format!(
-            "/v1/documents/{}/versions/{}/payload",
-            self.document_id(),
-            self.version()
-        )
-    }
-
-    /// A decryptor for the payload, which checks it against the manifest
-    /// and the plaintext against the uploader's digest.
-    #[must_use]
-    pub fn decryptor(&self) -> DocumentDecryptor {
-        DocumentDecryptor::new(self.version.payload_opener())
-    }
 }
