@@ -38,17 +38,28 @@ async function settle(page, states) {
   return null;
 }
 
-async function link(context) {
+/**
+ * Opens the scenario's page, noting its console, and waits for its first
+ * screen (`first`, or a problem); returns the page, or null after a
+ * problem.
+ */
+async function arrive(context, first, label) {
   const page = await context.newPage();
   page.on('console', (m) => report.console.push(`${m.type()}: ${m.text()}`));
   page.on('pageerror', (e) => report.console.push(`pageerror: ${e.message}`));
   await page.goto(scenario.url);
-  report.first = await settle(page, ['start', 'problem']);
-  await screenshot(page, 'start');
-  if (report.first !== 'start') {
+  report.first = await settle(page, [first, 'problem']);
+  await screenshot(page, label);
+  if (report.first !== first) {
     report.messages.push(await visibleText(page, 'problem-text'));
-    return;
+    return null;
   }
+  return page;
+}
+
+async function link(context) {
+  const page = await arrive(context, 'start', 'start');
+  if (!page) return;
   await page.click('#continue');
   let state = await settle(page, ['passphrase-form', 'ready', 'problem']);
   for (const passphrase of scenario.passphrases || []) {
@@ -102,16 +113,8 @@ async function visibleSections(page) {
 }
 
 async function portal(context) {
-  const page = await context.newPage();
-  page.on('console', (m) => report.console.push(`${m.type()}: ${m.text()}`));
-  page.on('pageerror', (e) => report.console.push(`pageerror: ${e.message}`));
-  await page.goto(scenario.url);
-  report.first = await settle(page, ['login-form', 'problem']);
-  await screenshot(page, 'login');
-  if (report.first !== 'login-form') {
-    report.messages.push(await visibleText(page, 'problem-text'));
-    return;
-  }
+  const page = await arrive(context, 'login-form', 'login');
+  if (!page) return;
   report.attempts = [];
   let state = 'login-form';
   for (const [i, password] of (scenario.passwords || []).entries()) {

@@ -227,6 +227,25 @@ impl Firm {
             .to_owned()
     }
 
+    /// Flips one bit in the middle of the one stored payload, under the
+    /// server: a hostile or broken storage.
+    ///
+    /// # Panics
+    /// If there is no single blob to change.
+    pub fn flip_a_payload_bit(&self) {
+        let blobs = self.data.path().join("store/blobs");
+        let mut found = std::fs::read_dir(&blobs)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.is_file());
+        let blob = found.next().expect("the document's blob");
+        assert!(found.next().is_none(), "one document's blob only");
+        let mut bytes = std::fs::read(&blob).unwrap();
+        let middle = bytes.len() / 2;
+        bytes[middle] ^= 0x01;
+        std::fs::write(&blob, &bytes).unwrap();
+    }
+
     /// Everything the server logged so far.
     ///
     /// # Panics

@@ -204,16 +204,7 @@ fn a_tampered_payload_is_not_saved_from_the_portal() {
     let original = document_bytes(3 * 65_536 + 99, 8);
     let _ = firm.put_shared("Ledger.xlsx", &original, &key);
     // The server's storage is changed under it: one bit in the middle.
-    let blobs = firm.data.path().join("store/blobs");
-    let blob = std::fs::read_dir(&blobs)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.is_file())
-        .expect("the document's blob");
-    let mut bytes = std::fs::read(&blob).unwrap();
-    let middle = bytes.len() / 2;
-    bytes[middle] ^= 0x01;
-    std::fs::write(&blob, &bytes).unwrap();
+    firm.flip_a_payload_bit();
     let out = TempDir::new().unwrap();
     let saved = out.path().join("ledger.xlsx");
     let report = browse(&json!({

@@ -4,6 +4,8 @@
 // private windows) it is gathered into a Blob, which holds the whole
 // document.
 
+import { failure } from './api.js';
+
 const WORKER = '/l/sw.js';
 
 /**
@@ -132,4 +134,33 @@ function blobSink({ name, mimeType }) {
       parts.length = 0;
     },
   };
+}
+
+/**
+ * Fetches a payload with `fetchPayload()` (a Response promise), streams it
+ * through `decryptor` (a wasm DocumentDecryptor) into `sink`, reporting
+ * progress(received) as bytes arrive, then makes the final checks and
+ * completes the file. On any failure (a refusal, the network, a check) the
+ * sink is aborted, so the browser keeps nothing, and the error is thrown
+ * on.
+ */
+export async function saveVerified(fetchPayload, decryptor, sink, progress) {
+  try {
+    const response = await fetchPayload();
+    if (!response.ok) throw await failure(response);
+    const reader = response.body.getReader();
+    let received = 0;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      received += value.byteLength;
+      await sink.write(decryptor.update(value));
+      progress(received);
+    }
+    await sink.write(decryptor.finish());
+    await sink.close();
+  } catch (e) {
+    await sink.abort(e && e.message ? e.message : String(e));
+    throw e;
+  }
 }

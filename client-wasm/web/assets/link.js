@@ -10,7 +10,10 @@
 
 import init, { LinkKeyring, LinkState, Signer, openLinkBody } from './pkg/lexvault_client_wasm.js';
 import { ApiError, getUnsigned, signedCall, signedFetch, failure } from './api.js';
-import { openSink, prepareStreaming } from './download.js';
+import { openSink, prepareStreaming, saveVerified } from './download.js';
+import { $, formatSize, messageOf, progressTo, screens } from './ui.js';
+
+const { show, busy, problem } = screens(['start', 'passphrase-form', 'busy', 'ready', 'progress-box', 'done', 'problem']);
 
 const UNAVAILABLE =
   'This link has expired, was revoked or used up, or does not exist. Ask whoever sent it for a new link.';
@@ -18,34 +21,6 @@ const UNAVAILABLE_WITH_PASSPHRASE =
   'This link has expired, was revoked or used up, or the passphrase is wrong. Check the passphrase, or ask whoever sent it for a new link.';
 const INCOMPLETE =
   'This link is incomplete or damaged. Copy the whole link, including the part after “#”, and open it again.';
-
-const $ = (id) => document.getElementById(id);
-const sections = ['start', 'passphrase-form', 'busy', 'ready', 'progress-box', 'done', 'problem'];
-
-function show(...visible) {
-  for (const id of sections) $(id).hidden = !visible.includes(id);
-}
-
-function busy(text) {
-  $('busy-text').textContent = text;
-  show('busy');
-}
-
-function problem(text, ...alsoVisible) {
-  $('problem-text').textContent = text;
-  show('problem', ...alsoVisible);
-}
-
-function formatSize(bytes) {
-  const units = ['bytes', 'KB', 'MB', 'GB', 'TB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1000 && unit < units.length - 1) {
-    value /= 1000;
-    unit += 1;
-  }
-  return unit === 0 ? `${value} bytes` : `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
-}
 
 /** The link's id and fragment, or null when the address is not a link. */
 function parseAddress() {
@@ -178,9 +153,7 @@ class LinkPage {
   async save() {
     const doc = this.document;
     show('progress-box');
-    const bar = $('progress');
-    const text = $('progress-text');
-    const total = doc.payloadSize;
+    const progress = progressTo($('progress'), $('progress-text'), doc.payloadSize);
     let sink;
     try {
       sink = await openSink({ name: doc.fileName, mimeType: doc.mimeType, size: doc.size });
@@ -189,35 +162,16 @@ class LinkPage {
       return;
     }
     const decryptor = doc.decryptor();
-    let received = 0;
+    const path = `${this.api}/payload?ticket=${doc.ticket}`;
     try {
-      const response = await signedFetch(
-        this.signer,
-        'GET',
-        `${this.api}/payload?ticket=${doc.ticket}`,
-        undefined,
-      );
-      if (!response.ok) throw await failure(response);
-      const reader = response.body.getReader();
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        received += value.byteLength;
-        const plain = decryptor.update(value);
-        await sink.write(plain);
-        bar.value = total > 0 ? received / total : 1;
-        text.textContent = `${formatSize(received)} of ${formatSize(total)}`;
-      }
-      await sink.write(decryptor.finish());
-      await sink.close();
+      await saveVerified(() => signedFetch(this.signer, 'GET', path, undefined), decryptor, sink, progress);
     } catch (e) {
-      await sink.abort(e.message || String(e));
       this.fail(e, true);
       return;
     } finally {
       decryptor.free();
     }
-    bar.value = 1;
+    $('progress').value = 1;
     show('done');
   }
 
@@ -230,7 +184,7 @@ class LinkPage {
       }
       return;
     }
-    const message = e && e.message ? e.message : String(e);
+    const message = messageOf(e);
     problem(duringDownload ? `The document did not verify and was not saved: ${message}` : message);
   }
 }
@@ -245,4 +199,4 @@ async function main() {
   await new LinkPage(address.id, address.fragment).start();
 }
 
-main().catch((e) => problem(`This page could not start: ${e && e.message ? e.message : e}`));
+main().catch((e) => problem(`This page could not start: ${messageOf(e)}`));

@@ -8,44 +8,16 @@
 
 import init, { LoginAttempt, loginFailedMessage } from './pkg/lexvault_client_wasm.js';
 import { ApiError, catchUp, failure, postUnsigned, signedCall, signedFetch } from './api.js';
-import { openSink, prepareStreaming } from './download.js';
+import { openSink, prepareStreaming, saveVerified } from './download.js';
+import { $, formatSize, messageOf, progressTo, screens } from './ui.js';
 
-const $ = (id) => document.getElementById(id);
 const sections = ['login-form', 'busy', 'matters', 'documents', 'progress-box', 'done', 'problem'];
+const { show, busy, problem } = screens(sections);
 
 let LOGIN_FAILED = '';
 let session = null;
 let downloading = false;
 let shown = []; // the documents listed, freed when the list changes
-
-function show(...visible) {
-  for (const id of sections) $(id).hidden = !visible.includes(id);
-}
-
-function busy(text) {
-  $('busy-text').textContent = text;
-  show('busy');
-}
-
-function problem(text, ...alsoVisible) {
-  $('problem-text').textContent = text;
-  show('problem', ...alsoVisible);
-}
-
-function messageOf(e) {
-  return e && e.message ? e.message : String(e);
-}
-
-function formatSize(bytes) {
-  const units = ['bytes', 'KB', 'MB', 'GB', 'TB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1000 && unit < units.length - 1) {
-    value /= 1000;
-    unit += 1;
-  }
-  return unit === 0 ? `${value} bytes` : `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
-}
 
 function formatDate(seconds) {
   return new Date(seconds * 1000).toLocaleDateString(undefined, { year: 'numeric', month: 'short', day: 'numeric' });
@@ -232,35 +204,17 @@ async function download(doc) {
   setButtons(true);
   show('documents', 'progress-box');
   $('progress-name').textContent = doc.fileName;
-  const bar = $('progress');
-  const text = $('progress-text');
-  bar.value = 0;
-  text.textContent = '';
-  const total = doc.payloadSize;
+  const progress = progressTo($('progress'), $('progress-text'), doc.payloadSize);
   let sink;
   let decryptor;
   try {
     sink = await openSink({ name: doc.fileName, mimeType: doc.mimeType, size: doc.size });
     decryptor = doc.decryptor();
-    let received = 0;
-    const response = await signedFetch(session, 'GET', doc.payloadPath, undefined);
-    if (!response.ok) throw await failure(response);
-    const reader = response.body.getReader();
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      received += value.byteLength;
-      await sink.write(decryptor.update(value));
-      bar.value = total > 0 ? received / total : 1;
-      text.textContent = `${formatSize(received)} of ${formatSize(total)}`;
-    }
-    await sink.write(decryptor.finish());
-    await sink.close();
-    bar.value = 1;
+    await saveVerified(() => signedFetch(session, 'GET', doc.payloadPath, undefined), decryptor, sink, progress);
+    $('progress').value = 1;
     $('done').dataset.via = sink.streaming ? 'stream' : 'blob';
     show('documents', 'done');
   } catch (e) {
-    if (sink) await sink.abort(messageOf(e));
     const message = e instanceof ApiError
       ? `The document could not be downloaded: ${e.message}`
       : `The document did not verify and was not saved: ${messageOf(e)}`;
