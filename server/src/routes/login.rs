@@ -28,6 +28,7 @@ use lexvault_core::login::{
     CredentialFinalization, CredentialRequest, PasswordFile, RegistrationRequest,
     RegistrationUpload, ServerLogin, ServerSetup, server_registration_response,
 };
+use lexvault_core::sign_in;
 use minicbor::{Decode, Encode};
 use rand_core::UnwrapErr;
 
@@ -44,10 +45,7 @@ use crate::store::login::{
 pub const ATTEMPT_LIFETIME_SECS: u64 = 5 * 60;
 /// The period over which failed logins are counted, in seconds.
 pub const FAILURE_WINDOW_SECS: u64 = 60 * 60;
-/// The shortest login name, in characters.
-pub const MIN_LOGIN_NAME_LEN: usize = 3;
-/// The longest login name, in characters.
-pub const MAX_LOGIN_NAME_LEN: usize = 64;
+pub use lexvault_core::sign_in::{MAX_LOGIN_NAME_LEN, MIN_LOGIN_NAME_LEN};
 
 /// The login routes.
 pub fn routes() -> Router<AppState> {
@@ -101,20 +99,9 @@ fn malformed(what: &str) -> ApiError {
 ///
 /// A 400 `invalid-login-name` naming the rule.
 pub fn normalize_login_name(raw: &str) -> Result<LoginName, ApiError> {
-    let name = raw.trim().to_ascii_lowercase();
-    let allowed = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._@-".contains(&b);
-    if (MIN_LOGIN_NAME_LEN..=MAX_LOGIN_NAME_LEN).contains(&name.len()) && name.bytes().all(allowed)
-    {
-        Ok(name)
-    } else {
-        Err(ApiError::bad_request(
-            "invalid-login-name",
-            format!(
-                "a login name is {MIN_LOGIN_NAME_LEN} to {MAX_LOGIN_NAME_LEN} characters of \
-                 a-z, 0-9, '.', '_', '@' and '-'"
-            ),
-        ))
-    }
+    // One rule for the server and every client (`core::sign_in`).
+    sign_in::normalize_login_name(raw)
+        .map_err(|rule| ApiError::bad_request("invalid-login-name", rule.to_string()))
 }
 
 // ---------------------------------------------------------------------------
