@@ -57,6 +57,30 @@ async function arrive(context, first, label) {
   return page;
 }
 
+/**
+ * Clicks `button` to save a document and records the outcome: the name the
+ * browser suggested, where the file was kept (or why the browser dropped
+ * it), the page's end state, and how the page saved (`via`: the Service
+ * Worker stream or a Blob).
+ */
+async function save(page, button) {
+  const [download] = await Promise.all([
+    page.waitForEvent('download', { timeout: 120_000 }),
+    button.click(),
+  ]);
+  report.suggestedName = download.suggestedFilename();
+  const failure = await download.failure();
+  if (failure) {
+    report.downloadFailure = failure;
+  } else {
+    await download.saveAs(scenario.downloadTo);
+    report.saved = scenario.downloadTo;
+  }
+  report.end = await settle(page, ['done', 'problem']);
+  if (report.end === 'problem') report.messages.push(await visibleText(page, 'problem-text'));
+  report.via = await page.locator('#done').getAttribute('data-via');
+}
+
 async function link(context) {
   const page = await arrive(context, 'start', 'start');
   if (!page) return;
@@ -84,21 +108,7 @@ async function link(context) {
   report.opensLeft = await page.locator('#opens-left').innerText();
   await screenshot(page, 'ready');
   if (!scenario.save) return;
-  const [download] = await Promise.all([
-    page.waitForEvent('download', { timeout: 120_000 }),
-    page.click('#save'),
-  ]);
-  report.suggestedName = download.suggestedFilename();
-  const failure = await download.failure();
-  if (failure) {
-    report.downloadFailure = failure;
-  } else {
-    await download.saveAs(scenario.downloadTo);
-    report.saved = scenario.downloadTo;
-  }
-  report.end = await settle(page, ['done', 'problem']);
-  if (report.end === 'problem') report.messages.push(await visibleText(page, 'problem-text'));
-  report.streamed = await page.evaluate(() => Boolean(navigator.serviceWorker && navigator.serviceWorker.controller) || null);
+  await save(page, page.locator('#save'));
   await screenshot(page, 'end');
 }
 
@@ -150,21 +160,7 @@ async function portal(context) {
   await screenshot(page, 'documents');
   if (!scenario.save) return;
   const row = page.locator('#document-list li').filter({ has: page.locator('.file-name', { hasText: scenario.save }) });
-  const [download] = await Promise.all([
-    page.waitForEvent('download', { timeout: 120_000 }),
-    row.locator('button.save').click(),
-  ]);
-  report.suggestedName = download.suggestedFilename();
-  const failure = await download.failure();
-  if (failure) {
-    report.downloadFailure = failure;
-  } else {
-    await download.saveAs(scenario.downloadTo);
-    report.saved = scenario.downloadTo;
-  }
-  report.end = await settle(page, ['done', 'problem']);
-  if (report.end === 'problem') report.messages.push(await visibleText(page, 'problem-text'));
-  report.via = await page.locator('#done').getAttribute('data-via');
+  await save(page, row.locator('button.save'));
   report.progress = await page.locator('#progress').evaluate((e) => e.value);
   await screenshot(page, 'end');
 }

@@ -91,6 +91,21 @@ pub fn node(script: &str, scenario: &Value) -> Value {
     report
 }
 
+/// The messages a driver report collected, joined, for assertions.
+///
+/// # Panics
+/// If the report has no `messages` list.
+#[must_use]
+pub fn messages(report: &Value) -> String {
+    report["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect::<Vec<_>>()
+        .join(" | ")
+}
+
 /// A firm on a real server process that serves the pages: an attorney with
 /// a matter. The server's log (debug level) goes to a file.
 pub struct Firm {

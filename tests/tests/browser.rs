@@ -10,22 +10,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-use lexvault_tests::browser::{Firm, artifacts, browse, document_bytes, web_dir};
+use lexvault_tests::browser::{Firm, artifacts, browse, document_bytes, messages, web_dir};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
 fn secret_of(url: &str) -> &str {
     url.split_once("#v1.").unwrap().1
-}
-
-fn messages(report: &Value) -> String {
-    report["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(Value::as_str)
-        .collect::<Vec<_>>()
-        .join(" | ")
 }
 
 #[test]
@@ -45,7 +35,7 @@ fn a_document_opens_through_its_link_and_saves_byte_for_byte() {
     assert_eq!(report["suggestedName"], "Settlement draft.pdf");
     assert_eq!(report["end"], "done", "{}", messages(&report));
     assert_eq!(
-        report["streamed"], true,
+        report["via"], "stream",
         "saved through the Service Worker stream"
     );
     assert_eq!(std::fs::read(&saved).unwrap(), original);

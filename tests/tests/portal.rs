@@ -15,21 +15,11 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use lexvault_core::sign_in::LOGIN_FAILED;
-use lexvault_tests::browser::{Firm, artifacts, browse, document_bytes, web_dir};
+use lexvault_tests::browser::{Firm, artifacts, browse, document_bytes, messages, web_dir};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
 const PASSWORD: &str = "Client password of Carla";
-
-fn messages(report: &Value) -> String {
-    report["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(Value::as_str)
-        .collect::<Vec<_>>()
-        .join(" | ")
-}
 
 /// The requests the browser sent whose address contains `part`.
 fn requests_to<'a>(report: &'a Value, part: &str) -> Vec<&'a Value> {

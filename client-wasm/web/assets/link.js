@@ -172,6 +172,7 @@ class LinkPage {
       decryptor.free();
     }
     $('progress').value = 1;
+    $('done').dataset.via = sink.streaming ? 'stream' : 'blob';
     show('done');
   }
 
