@@ -11,11 +11,13 @@
 use std::io::{self, Read, Seek, SeekFrom, Write};
 
 use lexvault_core::age;
-use lexvault_core::age::stream::{EncryptingReader, PayloadEncryptor, StreamReader};
+use lexvault_core::age::stream::{
+    CHUNK_SIZE, ENCRYPTED_CHUNK_SIZE, EncryptingReader, PayloadEncryptor, StreamReader,
+};
 use lexvault_core::api::{
     AddGrant, AddStanzas, CertifyMember, CreateMatter, DocumentList, DocumentView, EventList,
     EventView, GrantList, IdentityInfo, IdentityList, MatterList, RecipientStanza,
-    RegisterIdentity, Revoke, UploadEnvelope, VersionView,
+    RegisterIdentity, Revoke, VersionView,
 };
 use lexvault_core::grant::{
     Grant, GrantId, GrantTerms, Revocation, Rights, Scope, StanzaDigest, Validity, VerifiedGrant,
@@ -25,16 +27,15 @@ use lexvault_core::key_bundle::{KeyBundle, VerifiedKeyBundle, verify_key_bundle}
 use lexvault_core::keys::{Identity, PublicIdentity, SigningPublicKey};
 use lexvault_core::log_entry::LogEntry;
 use lexvault_core::manifest::{
-    DocumentId, KeyCommitment, Manifest, ManifestTerms, PayloadHasher, VersionNumber,
-    verify_manifest, verify_succession,
+    DocumentId, Manifest, PayloadHasher, VersionNumber, verify_manifest, verify_succession,
 };
 use lexvault_core::matter::{Matter, MatterId, VerifiedMatter, verify_matter};
 use lexvault_core::membership::{MemberCertificate, Role, verify_member_certificate};
-use lexvault_core::metadata::{Metadata, MetadataBinding};
 use lexvault_core::opening::{self, OpenError};
 use lexvault_core::request::SignedRequest;
 use lexvault_core::secret::FileKey;
 use lexvault_core::signed::{RecordDigest, Signed};
+use lexvault_core::upload::{NewVersion, PayloadSealer, seal_version};
 use sha2::{Digest as _, Sha256};
 
 use crate::client::{Client, ClientError, ClientResult, now, os_rng};
@@ -65,16 +66,7 @@ fn unbound(e: TransparencyError) -> ClientError {
 
 pub use lexvault_core::opening::MatterRecords;
 
-/// Someone to share a new version with, and on what terms.
-#[derive(Clone, Debug)]
-pub struct Share {
-    /// Their published identity.
-    pub with: PublicIdentity,
-    /// The rights to give.
-    pub rights: Rights,
-    /// When the rights hold.
-    pub validity: Validity,
-}
+pub use lexvault_core::upload::Share;
 
 pub use lexvault_core::opening::OpenedVersion;
 
@@ -687,101 +679,55 @@ impl Vault {
         }
         let mut rng = os_rng();
         let file_key = FileKey::generate(&mut rng);
-        let nonce = *PayloadEncryptor::new(&file_key, &mut rng).nonce();
 
-        // Pass 1: plaintext digest and size; payload digest and length.
-        let mut plaintext_hasher = Sha256::new();
-        let mut size: u64 = 0;
-        let mut payload_hasher = PayloadHasher::new();
+        // Pass 1: the payload's and the plaintext's digests and lengths.
+        let mut sealer = PayloadSealer::new(&file_key, &mut rng);
+        let nonce = *sealer.nonce();
         {
-            let source = HashingReader {
-                inner: open_source()?,
-                hasher: &mut plaintext_hasher,
-                count: &mut size,
-            };
-            let mut encrypted =
-                EncryptingReader::new(PayloadEncryptor::with_nonce(&file_key, nonce), source);
-            io::copy(&mut encrypted, &mut payload_hasher)?;
+            let mut source = open_source()?;
+            let mut buf = vec![0u8; CHUNK_SIZE];
+            let mut sealed = Vec::with_capacity(2 * ENCRYPTED_CHUNK_SIZE);
+            loop {
+                let n = match source.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(e.into()),
+                };
+                sealer
+                    .update(buf.get(..n).unwrap_or_default(), &mut sealed)
+                    .map_err(io::Error::from)?;
+                sealed.clear();
+            }
         }
-        let (payload_digest, payload_len) = payload_hasher.finalize();
-        let plaintext_digest: [u8; 32] = plaintext_hasher.finalize().into();
+        let payload = sealer.finish(&mut Vec::new()).map_err(io::Error::from)?;
+        let payload_len = payload.payload_len;
 
-        let binding = MetadataBinding {
-            matter_id: *matter,
-            document_id,
-            version,
+        let share_authority = if shares.is_empty() {
+            None
+        } else {
+            let (m, g, r) = self.grants(matter)?;
+            self.authority(&m, &g, &r, &Scope::Document(document_id))?
         };
-        let metadata = Metadata::new(file_name, mime_type, size, plaintext_digest)
-            .map_err(|e| ClientError::Invalid(format!("{e}; rename the file")))?
-            .seal(&file_key, &binding);
-        let manifest = Manifest::new(ManifestTerms {
-            matter_id: *matter,
-            document_id,
-            version,
-            previous,
-            payload_digest,
-            payload_len,
-            key_commitment: KeyCommitment::derive(&file_key),
-            metadata_digest: metadata.digest(),
-            created_at: now(),
-        })
+        let envelope = seal_version(
+            &NewVersion {
+                matter_id: *matter,
+                document_id,
+                version,
+                previous,
+                file_name,
+                mime_type,
+                payload: &payload,
+                recipients: &carried,
+                shares,
+                share_authority,
+                created_at: now(),
+            },
+            &file_key,
+            &self.me,
+            &mut rng,
+        )
         .map_err(|e| ClientError::Invalid(e.to_string()))?;
-        let manifest = Signed::sign(manifest, self.key());
-
-        // Wrapped keys: me, everyone carried over, and the new shares.
-        let mut recipients: Vec<PublicIdentity> = vec![self.me.public()];
-        for p in carried.iter().chain(shares.iter().map(|s| &s.with)) {
-            if !recipients.contains(p) {
-                recipients.push(*p);
-            }
-        }
-        let mut stanzas = Vec::new();
-        let mut stanza_of = Vec::new();
-        for p in &recipients {
-            let s = age::x25519::wrap_file_key(&file_key, &p.encryption, &mut rng);
-            stanza_of.push((p.signing, s.digest()));
-            stanzas.push(RecipientStanza {
-                recipient: p.signing.to_bytes().into(),
-                stanza: s.to_bytes().into(),
-            });
-        }
-        let mut grants = Vec::new();
-        if !shares.is_empty() {
-            let scope = Scope::Document(document_id);
-            let parent = match self.grants(matter) {
-                Ok((m, g, r)) => self.authority(&m, &g, &r, &scope)?,
-                Err(e) => return Err(e),
-            };
-            for share in shares {
-                let digest = stanza_of
-                    .iter()
-                    .find(|(k, _)| *k == share.with.signing)
-                    .map(|(_, d)| *d)
-                    .ok_or_else(|| ClientError::Invalid("missing stanza".into()))?;
-                let grant = Grant::new(GrantTerms {
-                    grant_id: GrantId::generate(&mut rng),
-                    matter_id: *matter,
-                    scope,
-                    grantee: share.with,
-                    rights: share.rights,
-                    validity: share.validity,
-                    wrapped_key: Some(WrappedKeyBinding {
-                        version,
-                        stanza_digest: StanzaDigest(digest),
-                    }),
-                    parent,
-                    issued_at: now(),
-                })
-                .map_err(|e| ClientError::Invalid(e.to_string()))?;
-                grants.push(Signed::sign(grant, self.key()).as_bytes().to_vec().into());
-            }
-        }
-        let envelope = lexvault_core::api::encode(&UploadEnvelope {
-            manifest: manifest.as_bytes().to_vec().into(),
-            metadata: metadata.as_bytes().to_vec().into(),
-            stanzas,
-            grants,
-        });
 
         // Pass 2: the same bytes again, streamed to the server. Refused
         // before the payload is read because another device of ours went
@@ -1102,22 +1048,6 @@ pub fn decrypt_payload(
         ));
     }
     Ok(())
-}
-
-struct HashingReader<'a, R> {
-    inner: R,
-    hasher: &'a mut Sha256,
-    count: &'a mut u64,
-}
-
-impl<R: Read> Read for HashingReader<'_, R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        let read = buf.get(..n).unwrap_or_default();
-        self.hasher.update(read);
-        *self.count += n as u64;
-        Ok(n)
-    }
 }
 
 struct ProgressReader<'a, R> {

@@ -12,6 +12,8 @@
 //! - [`payload`]: streaming decryption of a verified version's payload.
 //! - [`portal`]: password sign-in (OPAQUE) and the signed-in person's
 //!   verified matters and documents; their keys stay in wasm.
+//! - [`upload`]: a new document encrypted in the browser and sealed into
+//!   its upload envelope.
 //! - [`wire`]: the few plain messages the pages read and write themselves.
 //!
 //! Errors reach JavaScript as `Error` objects whose message is the core's
@@ -24,6 +26,7 @@ pub mod link;
 pub mod payload;
 pub mod portal;
 pub mod signer;
+pub mod upload;
 pub mod wire;
 
 use rand_core::UnwrapErr;

@@ -129,6 +129,12 @@ pub struct Session {
 }
 
 impl Session {
+    /// The signed-in person's keys, for the other bindings of their
+    /// session.
+    pub(crate) fn identity(&self) -> &Identity {
+        &self.identity
+    }
+
     fn new(identity: Identity, bundle: VerifiedKeyBundle) -> Self {
         let signer = Signer::new(SigningSecretKey::from_seed(
             &identity.signing_key().to_seed(),

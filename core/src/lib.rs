@@ -48,6 +48,8 @@
 //! - [`age`]: the complete age v1 file format.
 //! - [`metadata`], [`manifest`]: a document version's encrypted metadata and
 //!   its signed manifest.
+//! - [`upload`]: making a new version: the payload sealed as it streams,
+//!   and the upload envelope; [`opening`]: checking and opening one.
 //! - [`matter`], [`grant`]: matters, grants, revocations and authority chains.
 //! - [`backup`]: secret keys sealed under a password.
 //! - [`link`]: share-link secrets and the keys derived from them.
@@ -160,3 +162,4 @@ pub mod request;
 pub mod secret;
 pub mod sign_in;
 pub mod signed;
+pub mod upload;

@@ -9,7 +9,8 @@
 //     "screenshots": "/dir", "name": "prefix" }
 //   { "kind": "portal", "url": "http://…/", "login": "name",
 //     "passwords": ["wrong", "right"], "matter": "<hex id>",
-//     "save": "File name.pdf", "viewport": …, "downloadTo": …, "screenshots": …, "name": … }
+//     "save": "File name.pdf", "upload": "/path/to/file", "viewport": …,
+//     "downloadTo": …, "screenshots": …, "name": … }
 
 import { close, launch, PHONE, DESKTOP } from './chromium.mjs';
 
@@ -112,7 +113,7 @@ async function link(context) {
   await screenshot(page, 'end');
 }
 
-const PORTAL_SECTIONS = ['login-form', 'busy', 'matters', 'documents', 'progress-box', 'done', 'problem'];
+const PORTAL_SECTIONS = ['login-form', 'busy', 'matters', 'documents', 'progress-box', 'done', 'uploaded', 'problem'];
 
 async function visibleSections(page) {
   const visible = [];
@@ -158,11 +159,32 @@ async function portal(context) {
   }
   report.documents = await page.locator('#document-list .file-name').allInnerTexts();
   await screenshot(page, 'documents');
+  if (scenario.upload) await uploadFile(page);
   if (!scenario.save) return;
   const row = page.locator('#document-list li').filter({ has: page.locator('.file-name', { hasText: scenario.save }) });
   await save(page, row.locator('button.save'));
   report.progress = await page.locator('#progress').evaluate((e) => e.value);
   await screenshot(page, 'end');
+}
+
+/**
+ * Chooses `scenario.upload` (a path) in the portal's file picker and
+ * records the outcome: the end state, the bar, the listed documents after,
+ * and the id of the row that bears the file's name.
+ */
+async function uploadFile(page) {
+  await page.locator('#upload-file').setInputFiles(scenario.upload);
+  report.uploadEnd = await settle(page, ['uploaded', 'problem']);
+  report.uploadProgress = await page.locator('#progress').evaluate((e) => e.value);
+  if (report.uploadEnd === 'problem') {
+    report.messages.push(await visibleText(page, 'problem-text'));
+    return;
+  }
+  report.documents = await page.locator('#document-list .file-name').allInnerTexts();
+  const name = scenario.upload.split('/').pop();
+  const row = page.locator('#document-list li').filter({ has: page.locator('.file-name', { hasText: name }) });
+  report.uploaded = await row.first().getAttribute('data-document');
+  await screenshot(page, 'uploaded');
 }
 
 const viewport = scenario.viewport === 'desktop' ? DESKTOP : PHONE;

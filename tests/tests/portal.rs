@@ -214,3 +214,117 @@ fn a_tampered_payload_is_not_saved_from_the_portal() {
         "the browser did not keep the file"
     );
 }
+
+/// A paralegal with the upload right signs in to the portal and uploads a
+/// document: it is encrypted in the browser, so the server's storage
+/// holds neither its bytes nor its name. The paralegal's CLI then verifies
+/// and opens it (the manifest, his authority, the digests) and grants it
+/// to the client, who downloads it in her portal byte for byte.
+#[test]
+fn a_member_uploads_in_the_browser_and_another_member_downloads_it() {
+    const PARALEGAL_PASSWORD: &str = "Paralegal password of Paul";
+    let firm = Firm::new();
+    let (paul, paul_key) = firm.client_with_login("Paul Paralegal", "paul", PARALEGAL_PASSWORD);
+    let (_carla, carla_key) = firm.client_with_login("Carla Client", "carla", PASSWORD);
+    let _ = firm.attorney.json(&[
+        "grant",
+        &firm.matter,
+        "--to",
+        &paul_key,
+        "--rights",
+        "view,download,upload,share",
+    ]);
+
+    let original = document_bytes(5 * 65_536 + 1_234, 11);
+    let files = TempDir::new().unwrap();
+    let name = "Witness statement.pdf";
+    let path = files.path().join(name);
+    std::fs::write(&path, &original).unwrap();
+    let report = browse(&json!({
+        "kind": "portal", "url": format!("{}/", firm.server.url), "login": "paul",
+        "passwords": [PARALEGAL_PASSWORD], "matter": firm.matter, "upload": path,
+        "viewport": "phone", "screenshots": artifacts(), "name": "portal-upload",
+    }));
+    assert_eq!(report["uploadEnd"], "uploaded", "{}", messages(&report));
+    assert_eq!(
+        report["uploadProgress"].as_f64(),
+        Some(1.0),
+        "the bar is full"
+    );
+    assert_eq!(
+        report["documents"],
+        json!([name]),
+        "the new document is listed"
+    );
+    let document = report["uploaded"].as_str().unwrap().to_owned();
+
+    // Only ciphertext left the browser: the server stores what it was sent
+    // (the payload as a blob, the envelope in its database), and neither
+    // holds the document's bytes or its name.
+    let uploads = requests_to(&report, &format!("/v1/documents/{document}/versions"));
+    assert_eq!(uploads.len(), 1, "one upload");
+    let sample = &original[70_000..70_064];
+    let stored = walk(&firm.data.path().join("store"));
+    assert!(
+        stored
+            .iter()
+            .any(|f| std::fs::metadata(f).unwrap().len() > original.len() as u64),
+        "the payload is among the stored files"
+    );
+    for stored in stored {
+        let bytes = std::fs::read(&stored).unwrap();
+        assert!(
+            !contains(&bytes, sample),
+            "{} holds plaintext",
+            stored.display()
+        );
+        assert!(
+            !contains(&bytes, name.as_bytes()),
+            "{} holds the name",
+            stored.display()
+        );
+    }
+
+    // Paul's own CLI verifies what his browser uploaded (the manifest, his
+    // authority, the digests) and opens it.
+    let got = paul.json(&["get", &document, "-o", "from-the-portal.pdf"]);
+    assert_eq!(got["name"], name);
+    assert_eq!(
+        std::fs::read(paul.home.path().join("from-the-portal.pdf")).unwrap(),
+        original
+    );
+
+    // Granted to the client, it downloads in her portal byte for byte.
+    let _ = paul.json(&[
+        "grant",
+        &firm.matter,
+        "--to",
+        &carla_key,
+        "--document",
+        &document,
+    ]);
+    let out = TempDir::new().unwrap();
+    let saved = out.path().join("statement.pdf");
+    let download = browse(&json!({
+        "kind": "portal", "url": format!("{}/", firm.server.url), "login": "carla",
+        "passwords": [PASSWORD], "matter": firm.matter, "save": name,
+        "viewport": "desktop", "downloadTo": saved,
+        "screenshots": artifacts(), "name": "portal-upload-download",
+    }));
+    assert_eq!(download["end"], "done", "{}", messages(&download));
+    assert_eq!(std::fs::read(&saved).unwrap(), original);
+}
+
+/// Every file under `dir`.
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}

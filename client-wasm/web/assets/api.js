@@ -6,6 +6,7 @@
 import { decodeError } from './pkg/lexvault_client_wasm.js';
 
 const CBOR = 'application/cbor';
+const UPLOAD = 'application/vnd.lexvault.upload';
 const SIGNATURE = 'lexvault-signature';
 const RECEIPT = 'lexvault-receipt';
 
@@ -44,22 +45,45 @@ export async function postUnsigned(path, body) {
 }
 
 /**
- * Sends a request signed by `signer` (a wasm Signer) and returns the
- * Response, ok or not, after moving the signer's chain with its receipt.
- * When another device or tab of the same signer went first the server
- * answers 409 out-of-sequence: the signer then checks its head and the
- * request is signed and sent once more.
+ * Sends a request signed by `signer` (a wasm Signer or Session) and
+ * returns the Response, ok or not, after moving the signer's chain with
+ * its receipt. When another device or tab of the same signer went first
+ * the server answers 409 out-of-sequence: the signer then checks its head
+ * and the request is signed and sent once more.
  */
 export async function signedFetch(signer, method, path, body) {
-  const bytes = body ?? new Uint8Array(0);
-  for (let attempt = 0; ; attempt += 1) {
-    const headers = { [SIGNATURE]: signer.sign(method, path, bytes) };
+  return signedSend(signer, method, path, body ?? new Uint8Array(0), (signature) => {
+    const headers = { [SIGNATURE]: signature };
     const init = { method, headers };
     if (body) {
       headers['content-type'] = CBOR;
-      init.body = bytes;
+      init.body = body;
     }
-    const response = await send(path, init);
+    return send(path, init);
+  });
+}
+
+/**
+ * Uploads a new version: the body is the envelope's length (4 bytes, big
+ * endian), the envelope, then the payload (a Blob); the signature covers
+ * the envelope (spec/api.md §Uploads). `progress(sent, total)` follows the
+ * bytes as they leave. Returns the answer's bytes, or throws an ApiError.
+ */
+export async function signedUpload(signer, path, envelope, payload, progress) {
+  const length = new Uint8Array(4);
+  new DataView(length.buffer).setUint32(0, envelope.length);
+  const body = new Blob([length, envelope, payload]);
+  const response = await signedSend(signer, 'POST', path, envelope, (signature) =>
+    sendWithProgress(path, { [SIGNATURE]: signature, 'content-type': UPLOAD }, body, progress),
+  );
+  if (!response.ok) throw await failure(response);
+  return new Uint8Array(await response.arrayBuffer());
+}
+
+/** The signing, receipt and out-of-sequence retry every signed request shares. */
+async function signedSend(signer, method, path, signedBytes, transmit) {
+  for (let attempt = 0; ; attempt += 1) {
+    const response = await transmit(signer.sign(method, path, signedBytes));
     const receipt = response.headers.get(RECEIPT);
     if (receipt) signer.followReceipt(receipt);
     if (response.status === 409 && attempt === 0) {
@@ -94,10 +118,34 @@ export async function catchUp(signer) {
   signer.followHead(new Uint8Array(await response.arrayBuffer()));
 }
 
+const UNREACHABLE = 'The server cannot be reached. Check your connection and try again.';
+
+/** POST with upload progress, which fetch does not report; answers a Response. */
+function sendWithProgress(path, headers, body, progress) {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open('POST', path);
+    xhr.responseType = 'arraybuffer';
+    for (const [name, value] of Object.entries(headers)) xhr.setRequestHeader(name, value);
+    xhr.upload.addEventListener('progress', (e) => progress(e.loaded, e.total));
+    xhr.addEventListener('load', () => {
+      const answer = new Headers();
+      const receipt = xhr.getResponseHeader(RECEIPT);
+      if (receipt) answer.set(RECEIPT, receipt);
+      const body = xhr.status === 204 ? null : xhr.response;
+      resolve(new Response(body, { status: xhr.status, headers: answer }));
+    });
+    const unreachable = () => reject(new ApiError(0, 'unreachable', UNREACHABLE));
+    xhr.addEventListener('error', unreachable);
+    xhr.addEventListener('abort', unreachable);
+    xhr.send(body);
+  });
+}
+
 async function send(path, init) {
   try {
     return await fetch(path, { ...FETCH_OPTIONS, ...init });
   } catch (e) {
-    throw new ApiError(0, 'unreachable', 'The server cannot be reached. Check your connection and try again.');
+    throw new ApiError(0, 'unreachable', UNREACHABLE);
   }
 }

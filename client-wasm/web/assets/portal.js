@@ -3,20 +3,22 @@
 // opens the key backup the server then releases, and keeps the recovered
 // keys inside a wasm Session that this script only holds a handle to.
 // Every matter and document the server lists is verified in wasm (the
-// same core code as the CLI) before it is shown, and a download is
-// decrypted and checked in wasm as it streams into the browser's save.
+// same core code as the CLI) before it is shown, a download is decrypted
+// and checked in wasm as it streams into the browser's save, and an upload
+// is encrypted in wasm as the file is read.
 
 import init, { LoginAttempt, loginFailedMessage } from './pkg/lexvault_client_wasm.js';
-import { ApiError, catchUp, failure, postUnsigned, signedCall, signedFetch } from './api.js';
+import { ApiError, catchUp, failure, postUnsigned, signedCall, signedFetch, signedUpload } from './api.js';
 import { openSink, prepareStreaming, saveVerified } from './download.js';
 import { $, formatSize, messageOf, progressTo, screens } from './ui.js';
 
-const sections = ['login-form', 'busy', 'matters', 'documents', 'progress-box', 'done', 'problem'];
+const sections = ['login-form', 'busy', 'matters', 'documents', 'progress-box', 'done', 'uploaded', 'problem'];
 const { show, busy, problem } = screens(sections);
 
 let LOGIN_FAILED = '';
 let session = null;
-let downloading = false;
+let busyWith = null; // 'download' or 'upload' while one runs
+let currentMatter = null;
 let shown = []; // the documents listed, freed when the list changes
 
 function formatDate(seconds) {
@@ -169,6 +171,7 @@ async function listDocuments(matterId) {
   }
   for (const old of shown) old.free();
   shown = documents;
+  currentMatter = matterId;
   $('matter-title').textContent = `Matter ${matterId.slice(0, 8)}`;
   const list = $('document-list');
   list.replaceChildren();
@@ -195,13 +198,27 @@ async function listDocuments(matterId) {
 // Downloading
 
 function setButtons(disabled) {
-  for (const button of document.querySelectorAll('#document-list button, #back')) button.disabled = disabled;
+  for (const button of document.querySelectorAll('#document-list button, #back, #upload')) button.disabled = disabled;
 }
 
-async function download(doc) {
-  if (downloading) return;
-  downloading = true;
+/** Runs `task` unless a download or an upload already runs; buttons wait meanwhile. */
+async function exclusively(what, task) {
+  if (busyWith) return;
+  busyWith = what;
   setButtons(true);
+  try {
+    await task();
+  } finally {
+    busyWith = null;
+    setButtons(false);
+  }
+}
+
+function download(doc) {
+  return exclusively('download', () => downloadVerified(doc));
+}
+
+async function downloadVerified(doc) {
   show('documents', 'progress-box');
   $('progress-name').textContent = doc.fileName;
   const progress = progressTo($('progress'), $('progress-text'), doc.payloadSize);
@@ -221,9 +238,78 @@ async function download(doc) {
     problem(message, 'documents');
   } finally {
     if (decryptor) decryptor.free();
-    downloading = false;
-    setButtons(false);
   }
+}
+
+// ---------------------------------------------------------------------------
+// Uploading
+
+/** Encrypted payload is gathered in Blobs of this size, which the browser may keep on disk. */
+const BLOB_PART = 16 << 20;
+
+function upload(file) {
+  return exclusively('upload', () => encryptAndSend(file));
+}
+
+/**
+ * Encrypts `file` in wasm as it is read, under a fresh key wrapped only
+ * to the signed-in person, and sends it with its signed manifest. The
+ * plaintext and the key never leave the wasm module; the page only moves
+ * ciphertext. The bar counts encrypting as the first half, sending as the
+ * second.
+ */
+async function encryptAndSend(file) {
+  const matterId = currentMatter;
+  show('documents', 'progress-box');
+  $('progress-name').textContent = file.name;
+  const bar = $('progress');
+  const text = $('progress-text');
+  const total = Math.max(file.size, 1);
+  bar.value = 0;
+  let sealing;
+  try {
+    sealing = session.newDocument(matterId);
+    const parts = [];
+    let pending = [];
+    let pendingBytes = 0;
+    const keep = (bytes) => {
+      pending.push(bytes);
+      pendingBytes += bytes.length;
+      if (pendingBytes >= BLOB_PART) {
+        parts.push(new Blob(pending));
+        pending = [];
+        pendingBytes = 0;
+      }
+    };
+    const reader = file.stream().getReader();
+    let read = 0;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      keep(sealing.update(value));
+      read += value.length;
+      bar.value = (read / total) / 2;
+      text.textContent = `Encrypting on this device: ${formatSize(read)} of ${formatSize(file.size)}`;
+    }
+    keep(sealing.finish());
+    parts.push(new Blob(pending));
+    const envelope = session.sealUpload(sealing, file.name, file.type || 'application/octet-stream');
+    await signedUpload(session, sealing.path, envelope, new Blob(parts), (sent, all) => {
+      bar.value = 0.5 + (all > 0 ? sent / all : 1) / 2;
+      text.textContent = `Sending: ${formatSize(sent)} of ${formatSize(all)}`;
+    });
+  } catch (e) {
+    const message = e instanceof ApiError
+      ? `The document was not uploaded: ${e.message}`
+      : `The document could not be encrypted and was not sent: ${messageOf(e)}`;
+    problem(message, 'documents');
+    return;
+  } finally {
+    if (sealing) sealing.free();
+  }
+  bar.value = 1;
+  await listDocuments(matterId);
+  show('documents', 'uploaded');
 }
 
 // ---------------------------------------------------------------------------
@@ -235,7 +321,13 @@ async function main() {
   $('login-form').addEventListener('submit', signIn);
   $('sign-out').addEventListener('click', signOut);
   $('back').addEventListener('click', () => {
-    if (!downloading) listMatters();
+    if (!busyWith) listMatters();
+  });
+  $('upload').addEventListener('click', () => $('upload-file').click());
+  $('upload-file').addEventListener('change', (event) => {
+    const [file] = event.target.files;
+    event.target.value = '';
+    if (file) upload(file);
   });
   askLogin();
 }
