@@ -12,6 +12,8 @@
 //! - [`payload`]: streaming decryption of a verified version's payload.
 //! - [`portal`]: password sign-in (OPAQUE) and the signed-in person's
 //!   verified matters and documents; their keys stay in wasm.
+//! - [`sharing`]: the portal's grants, share links, revocations and
+//!   access events, and the key-transparency check before any sharing.
 //! - [`wire`]: the few plain messages the pages read and write themselves.
 //!
 //! Errors reach JavaScript as `Error` objects whose message is the core's
@@ -23,6 +25,7 @@ pub mod document;
 pub mod link;
 pub mod payload;
 pub mod portal;
+pub mod sharing;
 pub mod signer;
 pub mod wire;
 

@@ -123,7 +123,7 @@ impl LoginAttempt {
 /// A signed-in person. Their secret keys never leave this object.
 #[wasm_bindgen]
 pub struct Session {
-    identity: Identity,
+    pub(crate) identity: Identity,
     bundle: VerifiedKeyBundle,
     signer: Signer,
 }

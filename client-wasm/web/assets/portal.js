@@ -10,8 +10,9 @@ import init, { LoginAttempt, loginFailedMessage } from './pkg/lexvault_client_wa
 import { ApiError, catchUp, failure, postUnsigned, signedCall, signedFetch } from './api.js';
 import { openSink, prepareStreaming, saveVerified } from './download.js';
 import { $, formatSize, messageOf, progressTo, screens } from './ui.js';
+import { initSharing, sharingButtons } from './sharing.js';
 
-const sections = ['login-form', 'busy', 'matters', 'documents', 'progress-box', 'done', 'problem'];
+const sections = ['login-form', 'busy', 'matters', 'documents', 'sharing', 'progress-box', 'done', 'problem'];
 const { show, busy, problem } = screens(sections);
 
 let LOGIN_FAILED = '';
@@ -184,7 +185,7 @@ async function listDocuments(matterId) {
     save.type = 'button';
     save.setAttribute('aria-label', `Download ${doc.fileName}`);
     save.addEventListener('click', () => download(doc));
-    item.append(details, save);
+    item.append(details, save, sharingButtons(doc, matterId));
     list.append(item);
   }
   $('no-documents').hidden = list.childElementCount > 0;
@@ -237,6 +238,7 @@ async function main() {
   $('back').addEventListener('click', () => {
     if (!downloading) listMatters();
   });
+  initSharing({ session: () => session, show, busy, problem, back: listDocuments });
   askLogin();
 }
 
