@@ -173,6 +173,15 @@ fn an_attorney_shares_links_revokes_and_sees_the_access_events() {
     }));
     assert_eq!(member["end"], "done", "{}", messages(&member));
     assert_eq!(std::fs::read(&saved).unwrap(), draft_bytes);
+    assert_eq!(
+        requests(
+            &member,
+            "GET",
+            &format!("/v1/documents/{draft}/versions/1/payload")
+        )
+        .len(),
+        1
+    );
 
     // The link page opens the link.
     let by_link = out.path().join("link.pdf");
@@ -254,7 +263,6 @@ fn an_attorney_shares_links_revokes_and_sees_the_access_events() {
         "{}",
         messages(&refused)
     );
-    let _ = draft;
 }
 
 /// Plays the attorney granting the draft to the member through a relay
