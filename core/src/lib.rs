@@ -49,6 +49,10 @@
 //! - [`metadata`], [`manifest`]: a document version's encrypted metadata and
 //!   its signed manifest.
 //! - [`matter`], [`grant`]: matters, grants, revocations and authority chains.
+//! - [`sharing`]: grants with wrapped keys, revocations and share links,
+//!   assembled and signed for the CLI and the browser alike;
+//!   [`transparency`]: checking a key bundle's binding in the access log;
+//!   [`events`]: checking a matter's events against their log entries.
 //! - [`backup`]: secret keys sealed under a password.
 //! - [`link`]: share-link secrets and the keys derived from them.
 //! - [`login`]: OPAQUE password login (RFC 9807) for signing in on a new
