@@ -16,30 +16,22 @@
 
 use std::io::Write;
 
-use lexvault_core::age;
-use lexvault_core::api::{CreateLink, LinkInfo, LinkList, LinkStatus, OpenLink, OpenedLink};
-use lexvault_core::grant::{
-    Grant, GrantId, GrantTerms, Rights, Scope, StanzaDigest, Validity, VerifiedGrant,
-    WrappedKeyBinding, verify_grant_chain,
-};
+use lexvault_core::api::{LinkInfo, LinkList, LinkStatus, OpenLink, OpenedLink};
+use lexvault_core::grant::{Grant, Scope, VerifiedGrant};
 use lexvault_core::keys::{PublicIdentity, SigningSecretKey};
 use lexvault_core::link::{LinkError, LinkKeys, LinkSecret};
 use lexvault_core::manifest::DocumentId;
 use lexvault_core::matter::MatterId;
 use lexvault_core::opening;
 use lexvault_core::secret::SecretString;
+use lexvault_core::sharing::{self, Records, ShareError};
 use lexvault_core::signed::{RecordDigest, Signed};
 use rand_core::Rng as _;
 
 use crate::client::{Client, ClientError, now, os_rng};
-use crate::vault::{OpenedVersion, Vault, decrypt_payload, fetch_into, hex_id, opened};
+use crate::vault::{OpenedVersion, Vault, decrypt_payload, fetch_into, hex_id, opened, shared};
 
-/// The rights a link's grant gives.
-pub const LINK_RIGHTS: Rights = Rights::VIEW.union(Rights::DOWNLOAD);
-
-/// How far before "now" a new link's grant starts, so that a server whose
-/// clock is a little behind ours already finds it in force.
-const CLOCK_SKEW_SECS: u64 = 300;
+pub use lexvault_core::sharing::{LINK_RIGHTS, LinkTerms};
 
 /// The server's code for every refusal to a link holder.
 const UNAVAILABLE_CODE: &str = "link-unavailable";
@@ -208,20 +200,6 @@ impl CreatedLink {
     }
 }
 
-/// The terms of a new link.
-#[derive(Debug)]
-pub struct LinkTerms<'a> {
-    /// Unix seconds from which the link opens nothing (at most 90 days
-    /// ahead).
-    pub expires_at: u64,
-    /// How many times it may be opened; `None`: no limit.
-    pub max_opens: Option<u32>,
-    /// A passphrase to tell the recipient another way; `None`: none.
-    pub passphrase: Option<&'a SecretString>,
-    /// Whether the first browser to open the link claims it.
-    pub claim_once: bool,
-}
-
 /// Makes a share link to the latest version of `document` (spec:
 /// `spec/links.md`): derives the link's keys from a fresh secret, wraps the
 /// version's file key to it, grants it view and download until it
@@ -237,81 +215,31 @@ pub fn create_link(
     document: &DocumentId,
     terms: &LinkTerms<'_>,
 ) -> LinkResult<CreatedLink> {
-    let mut rng = os_rng();
-    let secret = LinkSecret::generate(&mut rng);
-    let keys = match terms.passphrase {
-        None => secret.derive_keys(),
-        Some(p) => secret
-            .derive_keys_with_passphrase(p)
-            .map_err(LinkClientError::Passphrase)?,
-    };
-    let link = keys.public();
-
-    let scope = Scope::Document(*document);
     let (m, grants, revocations) = vault.grants(matter)?;
-    let t = now();
-    let me = vault.identity().public().signing;
-    let authority = if m.creator() == &me {
-        None
-    } else {
-        let g = grants
-            .iter()
-            .filter(|g| g.record().grantee().signing == me)
-            .filter_map(|g| verify_grant_chain(&m, g, grants.as_slice(), &revocations, t).ok())
-            .find(|g| g.rights().contains(Rights::SHARE) && g.scope().covers(&scope))
-            .ok_or_else(|| {
-                ClientError::Invalid(
-                    "you may not share this document; ask the matter's creator for the share \
-                     right"
-                        .into(),
-                )
-            })?;
-        Some(g)
+    let records = Records {
+        matter: &m,
+        grants: &grants,
+        revocations: &revocations,
     };
-    let not_before = authority
-        .as_ref()
-        .map_or(0, |g| g.validity().not_before())
-        .max(t.saturating_sub(CLOCK_SKEW_SECS));
-    let validity = Validity::new(not_before, Some(terms.expires_at))
-        .ok_or_else(|| ClientError::Invalid("the link's expiry must be in the future".into()))?;
-
+    let t = now();
+    sharing::authority(records, vault.identity(), &Scope::Document(*document), t)
+        .map_err(shared)?;
     let opened = vault.open_latest(document)?;
-    let stanza = age::x25519::wrap_file_key(&opened.file_key, &link.encryption, &mut rng);
-    let grant = Grant::new(GrantTerms {
-        grant_id: GrantId::generate(&mut rng),
-        matter_id: *matter,
-        scope,
-        grantee: link,
-        rights: LINK_RIGHTS,
-        validity,
-        wrapped_key: Some(WrappedKeyBinding {
-            version: opened.version(),
-            stanza_digest: StanzaDigest(stanza.digest()),
-        }),
-        parent: authority.map(|g| g.grant().digest()),
-        issued_at: t,
-    })
-    .map_err(|e| ClientError::Invalid(format!("cannot make the link's grant: {e}")))?;
-    let grant = Signed::sign(grant, vault.identity().signing_key());
-
-    let id = LinkId::generate();
+    let new = sharing::create_link(vault.identity(), records, &opened, terms, t, &mut os_rng())
+        .map_err(|e| match e {
+            ShareError::Passphrase(e) => LinkClientError::Passphrase(e),
+            e => LinkClientError::Client(shared(e)),
+        })?;
+    let id = LinkId(new.link_id);
     let status: LinkStatus = vault.client().post(
         vault.identity().signing_key(),
         &format!("/v1/matters/{}/links", hex_id(matter.as_bytes())),
-        &CreateLink {
-            link_id: id.0.into(),
-            grant: grant.as_bytes().to_vec().into(),
-            stanza: stanza.to_bytes().into(),
-            expires_at: terms.expires_at,
-            max_opens: terms.max_opens,
-            passphrase: terms.passphrase.is_some(),
-            claim_once: terms.claim_once,
-        },
+        &new.request,
     )?;
     Ok(CreatedLink {
         id,
-        fragment: secret.to_fragment(),
-        grant,
+        fragment: new.fragment,
+        grant: new.grant,
         status,
     })
 }

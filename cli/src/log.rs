@@ -25,7 +25,9 @@ use lexvault_core::log_entry::{LogEntry, LogEntryError};
 use lexvault_core::merkle::{self, Hash, ProofError};
 use lexvault_core::note::{NoteKeyError, NoteVerifier};
 use lexvault_core::request::{RequestError, SignedRequest};
-use sha2::{Digest as _, Sha256};
+use lexvault_core::transparency::{
+    self, Forked, LogKeyError, consistency_needed, consistency_path, verify_consistency,
+};
 
 use crate::client::{Client, ClientError};
 
@@ -118,29 +120,24 @@ pub enum LogError {
     Client(#[from] ClientError),
 }
 
-/// The checkpoint origin of the log whose note key is `verifier` (spec:
-/// `spec/log.md` §Server API): `lexvault/<first 16 hex digits of SHA-256 of
-/// the public key>`.
+/// The checkpoint origin of the log whose note key is `verifier` (see
+/// [`transparency::expected_origin`]).
 #[must_use]
 pub fn expected_origin(verifier: &NoteVerifier) -> String {
-    let digest = Sha256::digest(verifier.public_key().as_bytes());
-    let hex = hex::encode(digest);
-    format!("lexvault/{}", hex.get(..16).unwrap_or_default())
+    transparency::expected_origin(verifier)
 }
 
 /// Parses a log key string and checks its name is the derived origin.
 pub fn parse_log_key(text: &str) -> Result<NoteVerifier, LogError> {
-    let verifier: NoteVerifier = text.parse().map_err(LogError::LogKey)?;
-    if verifier.name() != expected_origin(&verifier) {
-        return Err(LogError::UnexpectedOrigin);
-    }
-    Ok(verifier)
+    transparency::parse_log_key(text).map_err(|e| match e {
+        LogKeyError::Invalid(e) => LogError::LogKey(e),
+        _ => LogError::UnexpectedOrigin,
+    })
 }
 
 /// Opens a signed checkpoint note with the log key.
 pub fn open_checkpoint(note: &str, verifier: &NoteVerifier) -> Result<Checkpoint, LogError> {
-    let (checkpoint, _) = Checkpoint::open(note.as_bytes(), verifier.name(), verifier)?;
-    Ok(checkpoint)
+    Ok(transparency::open_checkpoint(note, verifier)?)
 }
 
 /// The log monitor: stateless; its memory is the caller's [`LogState`].
@@ -252,28 +249,14 @@ impl LogMonitor {
             return Ok(());
         };
         let pinned = open_checkpoint(&pinned_note, verifier)?;
-        let fork = || LogError::Fork {
+        let fork = |_: Forked| LogError::Fork {
             pinned: pinned_note.clone(),
             served: served_note.to_owned(),
         };
-        if newest && served.size < pinned.size {
-            return Err(fork());
-        }
-        let (old, new) = if served.size >= pinned.size {
-            (&pinned, served)
-        } else {
-            (served, &pinned)
-        };
-        if old.size == new.size {
-            if old.root != new.root {
-                return Err(fork());
-            }
-        } else if old.size > 0 {
-            let path = format!("/v1/log/consistency?from={}&to={}", old.size, new.size);
-            let proof: LogProof = client.get(key, &path)?;
+        if let Some((from, to)) = consistency_needed(&pinned, served, newest).map_err(fork)? {
+            let proof: LogProof = client.get(key, &consistency_path(from, to))?;
             let hashes: Vec<Hash> = proof.hashes.iter().map(|h| **h).collect();
-            merkle::verify_consistency(old.size, new.size, &hashes, &old.root, &new.root)
-                .map_err(|_| fork())?;
+            verify_consistency(&pinned, served, &hashes).map_err(fork)?;
         }
         if served.size > pinned.size {
             state.checkpoint = Some(served_note.to_owned());
@@ -298,6 +281,7 @@ mod tests {
     use super::*;
     use lexvault_core::keys::SigningSecretKey;
     use lexvault_core::note::NoteSigner;
+    use sha2::{Digest as _, Sha256};
 
     #[test]
     fn state_round_trips_as_toml() {

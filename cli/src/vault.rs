@@ -15,26 +15,27 @@ use lexvault_core::age::stream::{
     CHUNK_SIZE, ENCRYPTED_CHUNK_SIZE, EncryptingReader, PayloadEncryptor, StreamReader,
 };
 use lexvault_core::api::{
-    AddGrant, AddStanzas, CertifyMember, CreateMatter, DocumentList, DocumentView, EventList,
-    EventView, GrantList, IdentityInfo, IdentityList, MatterList, RecipientStanza,
-    RegisterIdentity, Revoke, VersionView,
+    AddStanzas, CertifyMember, CreateMatter, DocumentList, DocumentView, EventList, EventView,
+    GrantList, IdentityInfo, IdentityList, MatterList, RecipientStanza, RegisterIdentity,
+    VersionView,
 };
+use lexvault_core::events::verify_events;
 use lexvault_core::grant::{
-    Grant, GrantId, GrantTerms, Revocation, Rights, Scope, StanzaDigest, Validity, VerifiedGrant,
-    WrappedKeyBinding, parse_grant, parse_revocation, verify_grant_chain,
+    Grant, Revocation, Rights, Scope, Validity, VerifiedGrant, parse_grant, parse_revocation,
+    verify_grant_chain,
 };
 use lexvault_core::key_bundle::{KeyBundle, VerifiedKeyBundle, verify_key_bundle};
 use lexvault_core::keys::{Identity, PublicIdentity, SigningPublicKey};
-use lexvault_core::log_entry::LogEntry;
 use lexvault_core::manifest::{
     DocumentId, Manifest, PayloadHasher, VersionNumber, verify_manifest, verify_succession,
 };
 use lexvault_core::matter::{Matter, MatterId, VerifiedMatter, verify_matter};
 use lexvault_core::membership::{MemberCertificate, Role, verify_member_certificate};
 use lexvault_core::opening::{self, OpenError};
-use lexvault_core::request::SignedRequest;
 use lexvault_core::secret::FileKey;
+use lexvault_core::sharing::{self, Grantee, Records, ShareError};
 use lexvault_core::signed::{RecordDigest, Signed};
+use lexvault_core::transparency::TransparencyError as BindingRefused;
 use lexvault_core::upload::{NewVersion, PayloadSealer, seal_version};
 use sha2::{Digest as _, Sha256};
 
@@ -53,6 +54,12 @@ pub fn hex_id(bytes: &[u8]) -> String {
 
 fn verification(what: impl std::fmt::Display) -> ClientError {
     ClientError::Verification(what.to_string())
+}
+
+/// A refusal to share as the vault reports it: the caller asked for
+/// something it may not do.
+pub(crate) fn shared(e: ShareError) -> ClientError {
+    ClientError::Invalid(e.to_string())
 }
 
 /// A failed binding check as the vault reports it: talking to the server
@@ -350,9 +357,9 @@ impl Vault {
     /// Refuses, before anything is encrypted to `party` or granted them,
     /// unless the bundle bound in the log for their key carries exactly
     /// these keys. This identity itself needs no check.
-    fn require_bound(&self, party: &PublicIdentity) -> ClientResult<()> {
-        if party.signing == self.me.public().signing {
-            return Ok(());
+    fn require_bound(&self, party: &PublicIdentity) -> ClientResult<Grantee> {
+        if party == &self.me.public() {
+            return Ok(Grantee::myself(&self.me));
         }
         let bound = self.bound_identity(&party.signing).map_err(unbound)?;
         if bound.bundle.identity() != party {
@@ -360,7 +367,7 @@ impl Vault {
                 "the key bundle bound in the log carries another encryption key",
             ));
         }
-        Ok(())
+        Ok(Grantee::bound(&bound))
     }
 
     /// Every binding in the log of this identity's display name (and of
@@ -386,7 +393,7 @@ impl Vault {
         for info in &by_display.identities {
             let bound = self.verify_bound(info, Expect::default())?;
             if bound.bundle.bundle().display_name() != display_name {
-                return Err(TransparencyError::WrongName);
+                return Err(TransparencyError::Binding(BindingRefused::WrongName));
             }
             if bound.bundle.identity().signing != me {
                 foreign.push(ForeignBinding {
@@ -490,21 +497,14 @@ impl Vault {
         revocations: &[Signed<Revocation>],
         scope: &Scope,
     ) -> ClientResult<Option<RecordDigest>> {
-        if matter.creator() == &self.me.public().signing {
-            return Ok(None);
-        }
-        let t = now();
-        grants
-            .iter()
-            .filter(|g| g.record().grantee().signing == self.me.public().signing)
-            .filter_map(|g| verify_grant_chain(matter, g, grants, revocations, t).ok())
-            .find(|g| g.rights().contains(Rights::SHARE) && g.scope().covers(scope))
-            .map(|g| Some(g.grant().digest()))
-            .ok_or_else(|| {
-                ClientError::Invalid(
-                    "you may not share this; ask the matter's creator for the share right".into(),
-                )
-            })
+        let records = Records {
+            matter,
+            grants,
+            revocations,
+        };
+        sharing::authority(records, &self.me, scope, now())
+            .map(|g| g.map(|g| g.grant().digest()))
+            .map_err(shared)
     }
 
     /// Grants `to` the `rights` over `scope` for `validity`. For a single
@@ -518,54 +518,47 @@ impl Vault {
         rights: Rights,
         validity: Validity,
     ) -> ClientResult<Signed<Grant>> {
-        self.require_bound(to)?;
+        let grantee = self.require_bound(to)?;
         let (m, grants, revocations) = self.grants(matter)?;
-        let parent = self.authority(&m, &grants, &revocations, &scope)?;
-        let mut stanza = None;
-        let mut wrapped_key = None;
-        if let Scope::Document(document) = &scope {
-            let opened = self.open_latest(document)?;
-            let s = age::x25519::wrap_file_key(&opened.file_key, &to.encryption, &mut os_rng());
-            wrapped_key = Some(WrappedKeyBinding {
-                version: opened.version(),
-                stanza_digest: StanzaDigest(s.digest()),
-            });
-            stanza = Some(s.to_bytes());
-        }
-        let grant = Grant::new(GrantTerms {
-            grant_id: GrantId::generate(&mut os_rng()),
-            matter_id: *matter,
+        let records = Records {
+            matter: &m,
+            grants: &grants,
+            revocations: &revocations,
+        };
+        let t = now();
+        sharing::authority(records, &self.me, &scope, t).map_err(shared)?;
+        let opened = match &scope {
+            Scope::Document(document) => Some(self.open_latest(document)?),
+            Scope::Matter => None,
+        };
+        let new = sharing::grant(
+            &self.me,
+            records,
             scope,
-            grantee: *to,
+            grantee,
             rights,
             validity,
-            wrapped_key,
-            parent,
-            issued_at: now(),
-        })
-        .map_err(|e| ClientError::Invalid(e.to_string()))?;
-        let signed = Signed::sign(grant, self.key());
+            opened.as_ref(),
+            t,
+            &mut os_rng(),
+        )
+        .map_err(shared)?;
         let _: GrantList = self.client.post(
             self.key(),
             &format!("/v1/matters/{}/grants", hex_id(matter.as_bytes())),
-            &AddGrant {
-                grant: signed.as_bytes().to_vec().into(),
-                stanza: stanza.map(Into::into),
-            },
+            &new.request,
         )?;
-        Ok(signed)
+        Ok(new.grant)
     }
 
     /// Revokes the grant whose digest is `grant`.
     pub fn revoke(&self, matter: &MatterId, grant: &RecordDigest) -> ClientResult<()> {
-        let revocation = Signed::sign(Revocation::new(*matter, *grant, now()), self.key());
+        let (revocation, request) = sharing::revoke(&self.me, matter, grant, now());
         let digest = revocation.digest();
         let _: GrantList = self.client.post(
             self.key(),
             &format!("/v1/matters/{}/revocations", hex_id(matter.as_bytes())),
-            &Revoke {
-                revocation: revocation.as_bytes().to_vec().into(),
-            },
+            &request,
         )?;
         self.revoked
             .lock()
@@ -583,33 +576,7 @@ impl Vault {
             self.key(),
             &format!("/v1/matters/{}/events", hex_id(matter.as_bytes())),
         )?;
-        for event in &list.events {
-            // The view must say what the event's log entry says.
-            let entry = LogEntry::from_bytes(&event.entry).map_err(verification)?;
-            let agrees = entry.index.checked_add(1) == Some(event.seq)
-                && entry.at == event.at
-                && entry.kind == event.kind
-                && entry.actor == event.actor
-                && entry.document_id == event.document_id
-                && entry.document_version == event.version
-                && entry.subject == event.subject
-                && entry.evidence == event.request
-                && entry.matter_id.as_deref() == Some(matter.as_bytes());
-            if !agrees {
-                return Err(verification("an event does not match its log entry"));
-            }
-            // The init step's evidence is the administrator's bundle; all
-            // others are signed requests by the actor.
-            if event.kind == "administrator-set" {
-                continue;
-            }
-            let request = SignedRequest::from_evidence(&event.request).map_err(verification)?;
-            if request.signer().as_bytes() != &*event.actor {
-                return Err(verification(
-                    "an event's evidence was signed by someone else",
-                ));
-            }
-        }
+        verify_events(matter, &list).map_err(verification)?;
         Ok(list.events)
     }
 

@@ -34,6 +34,11 @@ impl OpenedDocument {
         }
     }
 
+    /// The verified version, for sharing it.
+    pub(crate) const fn opened(&self) -> &OpenedVersion {
+        &self.version
+    }
+
     /// A version a share link opened, with the open's ticket (hex) and the
     /// opens left.
     pub(crate) fn link(version: OpenedVersion, ticket: String, opens_left: Option<u32>) -> Self {

@@ -12,6 +12,8 @@
 //! - [`payload`]: streaming decryption of a verified version's payload.
 //! - [`portal`]: password sign-in (OPAQUE) and the signed-in person's
 //!   verified matters and documents; their keys stay in wasm.
+//! - [`sharing`]: the portal's grants, share links, revocations and
+//!   access events, and the key-transparency check before any sharing.
 //! - [`upload`]: a new document encrypted in the browser and sealed into
 //!   its upload envelope.
 //! - [`wire`]: the few plain messages the pages read and write themselves.
@@ -25,6 +27,7 @@ pub mod document;
 pub mod link;
 pub mod payload;
 pub mod portal;
+pub mod sharing;
 pub mod signer;
 pub mod upload;
 pub mod wire;

@@ -123,18 +123,12 @@ impl LoginAttempt {
 /// A signed-in person. Their secret keys never leave this object.
 #[wasm_bindgen]
 pub struct Session {
-    identity: Identity,
+    pub(crate) identity: Identity,
     bundle: VerifiedKeyBundle,
     signer: Signer,
 }
 
 impl Session {
-    /// The signed-in person's keys, for the other bindings of their
-    /// session.
-    pub(crate) fn identity(&self) -> &Identity {
-        &self.identity
-    }
-
     fn new(identity: Identity, bundle: VerifiedKeyBundle) -> Self {
         let signer = Signer::new(SigningSecretKey::from_seed(
             &identity.signing_key().to_seed(),

@@ -128,7 +128,7 @@ impl Session {
                 created_at: now(),
             },
             &upload.file_key,
-            self.identity(),
+            &self.identity,
             &mut rng(),
         )
         .map_err(js_error)

@@ -51,6 +51,10 @@
 //! - [`upload`]: making a new version: the payload sealed as it streams,
 //!   and the upload envelope; [`opening`]: checking and opening one.
 //! - [`matter`], [`grant`]: matters, grants, revocations and authority chains.
+//! - [`sharing`]: grants with wrapped keys, revocations and share links,
+//!   assembled and signed for the CLI and the browser alike;
+//!   [`transparency`]: checking a key bundle's binding in the access log;
+//!   [`events`]: checking a matter's events against their log entries.
 //! - [`backup`]: secret keys sealed under a password.
 //! - [`link`]: share-link secrets and the keys derived from them.
 //! - [`login`]: OPAQUE password login (RFC 9807) for signing in on a new
@@ -145,6 +149,7 @@ pub mod binding;
 pub mod checkpoint;
 pub mod codec;
 pub mod domain;
+pub mod events;
 pub mod grant;
 pub mod key_bundle;
 pub mod keys;
@@ -160,6 +165,8 @@ pub mod note;
 pub mod opening;
 pub mod request;
 pub mod secret;
+pub mod sharing;
 pub mod sign_in;
 pub mod signed;
+pub mod transparency;
 pub mod upload;

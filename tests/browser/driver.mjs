@@ -187,6 +187,114 @@ async function uploadFile(page) {
   await screenshot(page, 'uploaded');
 }
 
+// ---------------------------------------------------------------------------
+// The portal's sharing screens (tests/tests/portal_sharing.rs).
+//   { "kind": "sharing", "url": "http://…/", "login": "name", "password": "…",
+//     "matter": "<hex id>", "steps": [step, …], "viewport": …, "screenshots": …, "name": … }
+// A step: { "do": "grant", "document": "File.pdf", "member": "<key hex>", "rights": ["view", …] }
+//         { "do": "link", "document": …, "days": 7, "maxOpens": 3, "passphrase": "…", "claimOnce": false }
+//         { "do": "revoke-link", "document": …, "link": "<id hex>" }
+//         { "do": "revoke-grant", "document": …, "member": "<key hex>" }
+//         { "do": "activity", "document": … }
+
+// A problem shows over the sharing screen: name it first.
+const SHARING_END = ['problem', 'sharing'];
+
+async function signInOnce(page) {
+  await page.fill('#login-name', scenario.login);
+  await page.fill('#password', scenario.password);
+  await page.click('#login-form button[type=submit]');
+  await page.waitForSelector('#busy:not([hidden])', { timeout: 5_000 }).catch(() => {});
+  return settle(page, ['matters', 'login-form', 'problem']);
+}
+
+/** Waits for the busy state a click starts to end, and names the outcome. */
+async function afterClick(page, states) {
+  await page.waitForSelector('#busy:not([hidden])', { timeout: 2_000 }).catch(() => {});
+  return settle(page, states);
+}
+
+async function openDocumentPanel(page, document, panel) {
+  if (await page.locator('#sharing').isVisible()) {
+    await page.click('#sharing-back');
+    await afterClick(page, ['documents', 'problem']);
+  }
+  const row = page.locator('#document-list li').filter({ has: page.locator('.file-name', { hasText: document }) });
+  await row.locator(`button.${panel}`).click();
+  return afterClick(page, SHARING_END);
+}
+
+async function sharingState(page, result) {
+  result.problem = await visibleText(page, 'problem-text');
+  result.done = await visibleText(page, 'share-done');
+  result.grants = await page.locator('#grant-list li').evaluateAll((els) => els.map((e) => ({ grantee: e.dataset.grantee, state: e.dataset.state, text: e.innerText })));
+  result.links = await page.locator('#link-list li').evaluateAll((els) => els.map((e) => ({ id: e.dataset.link, state: e.dataset.state, text: e.innerText })));
+  result.events = await page.locator('#event-list li').evaluateAll((els) => els.map((e) => ({ kind: e.dataset.kind, actor: e.dataset.actor, text: e.innerText })));
+  result.members = await page.locator('#share-member option').evaluateAll((els) => els.map((e) => e.value));
+}
+
+async function sharingStep(page, step, i) {
+  const result = { do: step.do };
+  const panel = { grant: 'share', 'revoke-grant': 'share', link: 'links', 'revoke-link': 'links', activity: 'activity' }[step.do];
+  result.state = await openDocumentPanel(page, step.document, panel);
+  if (result.state === 'sharing') {
+    if (step.do === 'grant') {
+      await page.selectOption('#share-member', step.member);
+      for (const box of await page.locator('#share-form input[name=right]').all()) {
+        await box.setChecked((step.rights || ['view', 'download']).includes(await box.getAttribute('value')));
+      }
+      await screenshot(page, `${i}-grant-form`);
+      await page.click('#share-form button[type=submit]');
+      result.state = await afterClick(page, SHARING_END);
+    } else if (step.do === 'revoke-grant') {
+      await page.locator(`#grant-list li[data-grantee="${step.member}"] button.revoke`).first().click();
+      result.state = await afterClick(page, SHARING_END);
+    } else if (step.do === 'link') {
+      await page.fill('#link-days', String(step.days || 7));
+      await page.fill('#link-max-opens', step.maxOpens ? String(step.maxOpens) : '');
+      await page.fill('#link-passphrase', step.passphrase || '');
+      await page.setChecked('#link-claim-once', Boolean(step.claimOnce));
+      await screenshot(page, `${i}-link-form`);
+      await page.click('#link-form button[type=submit]');
+      result.state = await afterClick(page, SHARING_END);
+      if (await page.locator('#link-created').isVisible()) {
+        result.url = await page.locator('#link-url').inputValue();
+        await page.click('#copy-link');
+        result.copied = await page.waitForSelector('#copied:not([hidden])', { timeout: 5_000 }).then(() => true, () => false);
+      }
+    } else if (step.do === 'revoke-link') {
+      await page.locator(`#link-list li[data-link="${step.link}"] button.revoke`).click();
+      result.state = await afterClick(page, SHARING_END);
+    }
+  }
+  await sharingState(page, result);
+  if (result.problem) report.messages.push(result.problem);
+  await screenshot(page, `${i}-${step.do}`);
+  return result;
+}
+
+async function sharing(context) {
+  const page = await arrive(context, 'login-form', 'login');
+  if (!page) return;
+  report.state = await signInOnce(page);
+  if (report.state !== 'matters') {
+    report.messages.push(await visibleText(page, 'problem-text'));
+    return;
+  }
+  await page.locator(`#matter-list button[data-matter="${scenario.matter}"]`).click();
+  report.state = await settle(page, ['documents', 'problem']);
+  if (report.state !== 'documents') {
+    report.messages.push(await visibleText(page, 'problem-text'));
+    return;
+  }
+  await screenshot(page, 'documents');
+  report.steps = [];
+  for (const [i, step] of scenario.steps.entries()) {
+    report.steps.push(await sharingStep(page, step, i + 1));
+  }
+  report.storage = await page.evaluate(() => Object.fromEntries(Object.entries(localStorage)));
+}
+
 const viewport = scenario.viewport === 'desktop' ? DESKTOP : PHONE;
 const context = await launch(viewport);
 context.on('response', (response) => {
@@ -203,6 +311,7 @@ context.on('request', (request) => {
 try {
   if (scenario.kind === 'link') await link(context);
   else if (scenario.kind === 'portal') await portal(context);
+  else if (scenario.kind === 'sharing') await sharing(context);
   else throw new Error(`unknown scenario ${scenario.kind}`);
 } catch (e) {
   report.error = String(e && e.stack ? e.stack : e);

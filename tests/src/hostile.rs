@@ -92,6 +92,48 @@ impl HostileRelay {
         }
     }
 
+    /// A relay like [`Self::start`] that serves each connection on its own
+    /// thread, for a browser: it opens several connections at once and may
+    /// leave one idle, which would stall a relay that serves them in turn.
+    ///
+    /// # Panics
+    /// If loopback cannot be bound.
+    #[must_use]
+    #[allow(clippy::expect_used)]
+    pub fn start_for_browser(upstream: &str) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+        let url = format!("http://{}", listener.local_addr().expect("bound address"));
+        let rule: Arc<Mutex<Option<Rewrite>>> = Arc::default();
+        let tampered: Arc<Mutex<usize>> = Arc::default();
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let upstream = upstream.trim_end_matches('/').to_owned();
+        let (r, t) = (Arc::clone(&rule), Arc::clone(&tampered));
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { return };
+                let (agent, upstream, r, t) = (
+                    agent.clone(),
+                    upstream.clone(),
+                    Arc::clone(&r),
+                    Arc::clone(&t),
+                );
+                std::thread::spawn(move || {
+                    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        relay_one(stream, &agent, &upstream, &r, &t)
+                    }));
+                });
+            }
+        });
+        Self {
+            url,
+            rule,
+            tampered,
+        }
+    }
+
     /// From now on, answers pass through `rule`.
     pub fn play(&self, rule: impl FnMut(&str, &str, &mut Answer) -> bool + Send + 'static) {
         *self.rule.lock().unwrap_or_else(PoisonError::into_inner) = Some(Box::new(rule));

@@ -33,6 +33,7 @@ use lexvault_core::manifest::DocumentId;
 use lexvault_core::matter::MatterId;
 use lexvault_core::membership::Role;
 use lexvault_core::secret::SecretString;
+use lexvault_core::transparency::TransparencyError as Refused;
 use lexvault_tests::cli::CliUser;
 use lexvault_tests::tamper::{append_leaf, restart, split};
 use lexvault_tests::{Firm, TestServer, same_identity, same_person_on};
@@ -171,7 +172,10 @@ fn an_identity_the_log_never_saw_is_refused() {
     let err = attorney
         .bound_identity(&ghost.public().signing)
         .unwrap_err();
-    assert!(matches!(err, TransparencyError::NotInLog), "{err}");
+    assert!(
+        matches!(err, TransparencyError::Binding(Refused::NotInLog)),
+        "{err}"
+    );
     assert_refused(
         put(&attorney, matter.id(), &[share_key(&ghost)]),
         "not show that this key bundle is bound",
@@ -253,7 +257,7 @@ fn a_registration_entry_signed_by_another_key_is_refused() {
     assert!(
         matches!(
             err,
-            TransparencyError::Registration(BindingError::EvidenceSigner)
+            TransparencyError::Binding(Refused::Registration(BindingError::EvidenceSigner))
         ),
         "{err}"
     );

@@ -11,8 +11,9 @@ import init, { LoginAttempt, loginFailedMessage } from './pkg/lexvault_client_wa
 import { ApiError, catchUp, failure, postUnsigned, signedCall, signedFetch, signedUpload } from './api.js';
 import { openSink, prepareStreaming, saveVerified } from './download.js';
 import { $, formatSize, messageOf, progressTo, screens } from './ui.js';
+import { initSharing, sharingButtons } from './sharing.js';
 
-const sections = ['login-form', 'busy', 'matters', 'documents', 'progress-box', 'done', 'uploaded', 'problem'];
+const sections = ['login-form', 'busy', 'matters', 'documents', 'sharing', 'progress-box', 'done', 'uploaded', 'problem'];
 const { show, busy, problem } = screens(sections);
 
 let LOGIN_FAILED = '';
@@ -187,7 +188,7 @@ async function listDocuments(matterId) {
     save.type = 'button';
     save.setAttribute('aria-label', `Download ${doc.fileName}`);
     save.addEventListener('click', () => download(doc));
-    item.append(details, save);
+    item.append(details, save, sharingButtons(doc, matterId));
     list.append(item);
   }
   $('no-documents').hidden = list.childElementCount > 0;
@@ -329,6 +330,7 @@ async function main() {
     event.target.value = '';
     if (file) upload(file);
   });
+  initSharing({ session: () => session, show, busy, problem, back: listDocuments });
   askLogin();
 }
 
