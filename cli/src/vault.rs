@@ -30,12 +30,11 @@ use lexvault_core::manifest::{
 };
 use lexvault_core::matter::{Matter, MatterId, VerifiedMatter, verify_matter};
 use lexvault_core::membership::{MemberCertificate, Role, verify_member_certificate};
-use lexvault_core::metadata::{Metadata, MetadataBinding};
+use lexvault_core::metadata::{Metadata, MetadataBinding, PlaintextHasher};
 use lexvault_core::opening::{self, OpenError};
 use lexvault_core::request::SignedRequest;
 use lexvault_core::secret::FileKey;
 use lexvault_core::signed::{RecordDigest, Signed};
-use sha2::{Digest as _, Sha256};
 
 use crate::client::{Client, ClientError, ClientResult, now, os_rng};
 use crate::log::LogError;
@@ -690,7 +689,7 @@ impl Vault {
         let nonce = *PayloadEncryptor::new(&file_key, &mut rng).nonce();
 
         // Pass 1: plaintext digest and size; payload digest and length.
-        let mut plaintext_hasher = Sha256::new();
+        let mut plaintext_hasher = PlaintextHasher::new();
         let mut size: u64 = 0;
         let mut payload_hasher = PayloadHasher::new();
         {
@@ -704,7 +703,7 @@ impl Vault {
             io::copy(&mut encrypted, &mut payload_hasher)?;
         }
         let (payload_digest, payload_len) = payload_hasher.finalize();
-        let plaintext_digest: [u8; 32] = plaintext_hasher.finalize().into();
+        let (plaintext_digest, _) = plaintext_hasher.finalize();
 
         let binding = MetadataBinding {
             matter_id: *matter,
@@ -1082,7 +1081,7 @@ pub fn decrypt_payload(
     out: &mut dyn Write,
 ) -> ClientResult<()> {
     let mut reader = StreamReader::new(&opened.file_key, payload)?;
-    let mut hasher = Sha256::new();
+    let mut hasher = PlaintextHasher::new();
     let mut size: u64 = 0;
     let mut buf = vec![0u8; 256 * 1024];
     loop {
@@ -1095,8 +1094,8 @@ pub fn decrypt_payload(
         size += n as u64;
         out.write_all(chunk)?;
     }
-    let digest: [u8; 32] = hasher.finalize().into();
-    if &digest != opened.metadata.plaintext_digest() || size != opened.metadata.size() {
+    let (digest, _) = hasher.finalize();
+    if !opened.metadata.matches_plaintext(&digest, size) {
         return Err(verification(
             "the plaintext does not match the uploader's digest",
         ));
@@ -1106,7 +1105,7 @@ pub fn decrypt_payload(
 
 struct HashingReader<'a, R> {
     inner: R,
-    hasher: &'a mut Sha256,
+    hasher: &'a mut PlaintextHasher,
     count: &'a mut u64,
 }
 

@@ -47,7 +47,8 @@
 //!   self-signed key bundle that publishes them.
 //! - [`age`]: the complete age v1 file format.
 //! - [`metadata`], [`manifest`]: a document version's encrypted metadata and
-//!   its signed manifest.
+//!   its signed manifest; [`segmented`]: the segmented SHA-256 digest both
+//!   use to pin the payload and the plaintext.
 //! - [`matter`], [`grant`]: matters, grants, revocations and authority chains.
 //! - [`backup`]: secret keys sealed under a password.
 //! - [`link`]: share-link secrets and the keys derived from them.
@@ -158,5 +159,6 @@ pub mod note;
 pub mod opening;
 pub mod request;
 pub mod secret;
+pub mod segmented;
 pub mod sign_in;
 pub mod signed;
