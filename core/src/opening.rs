@@ -833,6 +833,9 @@ mod tests {
             .collect()
     }
 
+    /// Makes the payload's and the plaintext's segment digest lists.
+    type SegmentLists = dyn Fn(&[u8], &[u8]) -> (Vec<u8>, Vec<u8>);
+
     /// Decrypts with the bare opener, then checks segment digests made by
     /// `segments` from the payload and the released plaintext.
     fn decrypt_bare(
@@ -874,7 +877,7 @@ mod tests {
             .map(|i| (i % 251) as u8)
             .collect();
         let (opened, payload) = open_new(&plaintext, 30);
-        let refused = |what: &str, segments: &dyn Fn(&[u8], &[u8]) -> (Vec<u8>, Vec<u8>)| {
+        let refused = |what: &str, segments: &SegmentLists| {
             let got = decrypt_bare(&opened, &payload, |p, q| segments(p, q));
             assert!(
                 matches!(got, Err(OpenError::Verification(_))),
