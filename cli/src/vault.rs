@@ -31,13 +31,13 @@ use lexvault_core::manifest::{
 };
 use lexvault_core::matter::{Matter, MatterId, VerifiedMatter, verify_matter};
 use lexvault_core::membership::{MemberCertificate, Role, verify_member_certificate};
+use lexvault_core::metadata::PlaintextHasher;
 use lexvault_core::opening::{self, OpenError};
 use lexvault_core::secret::FileKey;
 use lexvault_core::sharing::{self, Grantee, Records, ShareError};
 use lexvault_core::signed::{RecordDigest, Signed};
 use lexvault_core::transparency::TransparencyError as BindingRefused;
 use lexvault_core::upload::{NewVersion, PayloadSealer, seal_version};
-use sha2::{Digest as _, Sha256};
 
 use crate::client::{Client, ClientError, ClientResult, now, os_rng};
 use crate::log::LogError;
@@ -995,7 +995,7 @@ pub fn decrypt_payload(
     out: &mut dyn Write,
 ) -> ClientResult<()> {
     let mut reader = StreamReader::new(&opened.file_key, payload)?;
-    let mut hasher = Sha256::new();
+    let mut hasher = PlaintextHasher::new();
     let mut size: u64 = 0;
     let mut buf = vec![0u8; 256 * 1024];
     loop {
@@ -1008,8 +1008,8 @@ pub fn decrypt_payload(
         size += n as u64;
         out.write_all(chunk)?;
     }
-    let digest: [u8; 32] = hasher.finalize().into();
-    if &digest != opened.metadata.plaintext_digest() || size != opened.metadata.size() {
+    let (digest, _) = hasher.finalize();
+    if !opened.metadata.matches_plaintext(&digest, size) {
         return Err(verification(
             "the plaintext does not match the uploader's digest",
         ));

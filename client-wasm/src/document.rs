@@ -138,9 +138,10 @@ impl OpenedDocument {
     }
 
     /// A decryptor for the payload, which checks it against the manifest
-    /// and the plaintext against the uploader's digest.
+    /// and the plaintext against the uploader's digest from the segment
+    /// digests the page computes.
     #[must_use]
     pub fn decryptor(&self) -> DocumentDecryptor {
-        DocumentDecryptor::new(self.version.payload_opener())
+        DocumentDecryptor::new(self.version.bare_payload_opener())
     }
 }

@@ -27,6 +27,10 @@ pub const FINGERPRINT: &[u8] = b"lexvault/v1/fingerprint";
 /// SHA-256 prefix of the subject a `password-set` log entry carries: the
 /// digest of the login name it binds.
 pub const LOGIN_NAME_SUBJECT: &[u8] = b"lexvault/v1/login-name";
+/// SHA-256 prefix of a payload's segmented digest (manifest field 5).
+pub const PAYLOAD_DIGEST: &[u8] = b"lexvault/v1/payload-digest";
+/// SHA-256 prefix of a plaintext's segmented digest (metadata field 4).
+pub const PLAINTEXT_DIGEST: &[u8] = b"lexvault/v1/plaintext-digest";
 
 /// The context an Ed25519 signature is made in.
 ///
@@ -85,6 +89,8 @@ mod tests {
             (LINK_HKDF_SALT, "lexvault/v1/link"),
             (FINGERPRINT, "lexvault/v1/fingerprint"),
             (LOGIN_NAME_SUBJECT, "lexvault/v1/login-name"),
+            (PAYLOAD_DIGEST, "lexvault/v1/payload-digest"),
+            (PLAINTEXT_DIGEST, "lexvault/v1/plaintext-digest"),
             (
                 SignatureContext::KEY_BUNDLE.as_bytes(),
                 "lexvault/v1/key-bundle",

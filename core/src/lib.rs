@@ -47,7 +47,8 @@
 //!   self-signed key bundle that publishes them.
 //! - [`age`]: the complete age v1 file format.
 //! - [`metadata`], [`manifest`]: a document version's encrypted metadata and
-//!   its signed manifest.
+//!   its signed manifest; [`segmented`]: the segmented SHA-256 digest both
+//!   use to pin the payload and the plaintext.
 //! - [`upload`]: making a new version: the payload sealed as it streams,
 //!   and the upload envelope; [`opening`]: checking and opening one.
 //! - [`matter`], [`grant`]: matters, grants, revocations and authority chains.
@@ -165,6 +166,7 @@ pub mod note;
 pub mod opening;
 pub mod request;
 pub mod secret;
+pub mod segmented;
 pub mod sharing;
 pub mod sign_in;
 pub mod signed;

@@ -16,7 +16,8 @@
 //!   3: uint,           ; version number, 1 for the first version (u32)
 //!   ? 4: bstr .size 32,; digest of the previous version's signed manifest;
 //!                      ;   present iff the version number is > 1
-//!   5: bstr .size 32,  ; payload digest: SHA-256 of the stored age payload
+//!   5: bstr .size 32,  ; payload digest: segmented SHA-256 of the stored
+//!                      ;   age payload (`crate::segmented`)
 //!   6: uint,           ; payload length in bytes
 //!   7: bstr .size 32,  ; key commitment
 //!   8: bstr .size 32,  ; SHA-256 of the sealed metadata
@@ -26,16 +27,15 @@
 
 use core::fmt;
 
-use minicbor::{Decode, Encode};
-use sha2::{Digest as _, Sha256};
-
 use crate::domain::{self, SignatureContext};
 use crate::keys::hex_lower;
 use crate::matter::MatterId;
 use crate::metadata::{MetadataDigest, derive_from_file_key};
 use crate::secret::{FileKey, constant_time_eq};
+use crate::segmented::{self, DigestKind, SegmentedHasher};
 use crate::signed::wire;
 use crate::signed::{RecordDigest, Signed, SignedRecordError};
+use minicbor::{Decode, Encode};
 
 /// The only manifest version this crate reads and writes.
 pub const MANIFEST_VERSION: u8 = 1;
@@ -75,8 +75,10 @@ impl VersionNumber {
     }
 }
 
-/// SHA-256 of a stored age payload: the 16-byte nonce followed by the
-/// STREAM chunks, the part of an age file every recipient shares.
+/// The segmented SHA-256 digest ([`crate::segmented`], kind
+/// [`DigestKind::Payload`]) of a stored age payload: the 16-byte nonce
+/// followed by the STREAM chunks, the part of an age file every recipient
+/// shares (spec: `spec/documents.md` §Payload digest).
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct PayloadDigest(pub [u8; 32]);
 
@@ -85,7 +87,15 @@ impl PayloadDigest {
     /// streams.
     #[must_use]
     pub fn of(payload: &[u8]) -> Self {
-        Self(Sha256::digest(payload).into())
+        Self(segmented::digest(DigestKind::Payload, payload))
+    }
+
+    /// The digest of a payload of `len` bytes from its segment digests
+    /// computed elsewhere (see [`segmented::root_from_segments`]); `None`
+    /// when their number does not fit `len`.
+    #[must_use]
+    pub fn from_segments(len: u64, segment_digests: &[u8]) -> Option<Self> {
+        segmented::root_from_segments(DigestKind::Payload, len, segment_digests).map(Self)
     }
 }
 
@@ -100,29 +110,32 @@ impl fmt::Debug for PayloadDigest {
 /// Write the payload into it (it implements [`std::io::Write`], so it can
 /// sit behind a tee), then [`Self::finalize`] gives the digest and length
 /// that go into the manifest.
-#[derive(Clone, Default)]
-pub struct PayloadHasher {
-    hash: Sha256,
-    len: u64,
+#[derive(Clone)]
+pub struct PayloadHasher(SegmentedHasher);
+
+impl Default for PayloadHasher {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl PayloadHasher {
     /// A hasher that has seen nothing.
     #[must_use]
     pub fn new() -> Self {
-        Self::default()
+        Self(SegmentedHasher::new(DigestKind::Payload))
     }
 
     /// Feeds the next bytes of the payload.
     pub fn update(&mut self, bytes: &[u8]) {
-        self.hash.update(bytes);
-        self.len = self.len.saturating_add(bytes.len() as u64);
+        self.0.update(bytes);
     }
 
     /// The digest and the length of everything fed.
     #[must_use]
     pub fn finalize(self) -> (PayloadDigest, u64) {
-        (PayloadDigest(self.hash.finalize().into()), self.len)
+        let (digest, len) = self.0.finalize();
+        (PayloadDigest(digest), len)
     }
 }
 
@@ -139,7 +152,7 @@ impl std::io::Write for PayloadHasher {
 
 impl fmt::Debug for PayloadHasher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "PayloadHasher({} bytes)", self.len)
+        write!(f, "PayloadHasher({:?})", self.0)
     }
 }
 
@@ -299,9 +312,10 @@ impl Manifest {
     }
 
     /// Checks a received payload's digest and length (from
-    /// [`PayloadHasher::finalize`]).
+    /// [`PayloadHasher::finalize`]), the digest in constant time.
     pub fn check_payload(&self, digest: &PayloadDigest, len: u64) -> Result<(), ManifestError> {
-        if *digest == self.0.payload_digest && len == self.0.payload_len {
+        let digest_matches = constant_time_eq(&digest.0, &self.0.payload_digest.0);
+        if digest_matches && len == self.0.payload_len {
             Ok(())
         } else {
             Err(ManifestError::PayloadMismatch)
@@ -540,6 +554,7 @@ mod tests {
         // RFC 5869 by hand: PRK = HMAC(salt = 32 zero bytes, ikm);
         // OKM = HMAC(PRK, info || 0x01) for a 32-byte output.
         use hmac::{Hmac, KeyInit as _, Mac as _};
+        use sha2::Sha256;
         let ikm = [0x42u8; 16];
         let Ok(mut extract) = Hmac::<Sha256>::new_from_slice(&[0u8; 32]) else {
             panic!("hmac takes any key length")

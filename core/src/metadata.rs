@@ -17,7 +17,7 @@
 //!   1: tstr .size (1..1024),     ; file name
 //!   2: tstr .size (1..255),      ; MIME type
 //!   3: uint,                     ; plaintext size in bytes
-//!   4: bstr .size 32,            ; SHA-256 of the plaintext
+//!   4: bstr .size 32,            ; segmented SHA-256 of the plaintext (`crate::segmented`)
 //! }
 //! ```
 //!
@@ -38,7 +38,8 @@ use crate::domain;
 use crate::keys::hex_lower;
 use crate::manifest::{DocumentId, VersionNumber};
 use crate::matter::MatterId;
-use crate::secret::{FileKey, SecretBytes};
+use crate::secret::{FileKey, SecretBytes, constant_time_eq};
+use crate::segmented::{self, DigestKind, SegmentedHasher};
 use crate::signed::wire;
 
 /// The only metadata version this crate reads and writes.
@@ -183,10 +184,20 @@ impl Metadata {
         self.size
     }
 
-    /// SHA-256 of the plaintext (what an e-signature signs).
+    /// The plaintext's segmented digest (kind [`DigestKind::Plaintext`];
+    /// what an e-signature signs).
     #[must_use]
     pub fn plaintext_digest(&self) -> &[u8; 32] {
         &self.plaintext_digest
+    }
+
+    /// Whether a received plaintext's digest and length (from
+    /// [`PlaintextHasher::finalize`]) are the uploader's; the digest is
+    /// compared in constant time.
+    #[must_use]
+    pub fn matches_plaintext(&self, digest: &[u8; 32], len: u64) -> bool {
+        let digest_matches = constant_time_eq(digest, &self.plaintext_digest);
+        digest_matches && len == self.size
     }
 
     /// Seals the metadata under the version's file key.
@@ -396,6 +407,57 @@ pub(crate) fn derive_from_file_key(file_key: &FileKey, info: &[u8]) -> SecretByt
         .expand(info, &mut out)
         .expect("32 bytes is a valid HKDF-SHA-256 output length");
     SecretBytes::from_array(&mut out)
+}
+
+/// The segmented digest of a plaintext held in memory (metadata field 4);
+/// see [`PlaintextHasher`] for streams.
+#[must_use]
+pub fn plaintext_digest(plaintext: &[u8]) -> [u8; 32] {
+    segmented::digest(DigestKind::Plaintext, plaintext)
+}
+
+/// Hashes a plaintext as it streams past, in constant memory, for metadata
+/// field 4 (spec: `spec/documents.md` §Encrypted metadata).
+///
+/// It implements [`std::io::Write`], so it can sit behind a tee;
+/// [`Self::finalize`] gives the digest and the size.
+#[derive(Clone, Debug)]
+pub struct PlaintextHasher(SegmentedHasher);
+
+impl Default for PlaintextHasher {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl PlaintextHasher {
+    /// A hasher that has seen nothing.
+    #[must_use]
+    pub fn new() -> Self {
+        Self(SegmentedHasher::new(DigestKind::Plaintext))
+    }
+
+    /// Feeds the next bytes of the plaintext.
+    pub fn update(&mut self, bytes: &[u8]) {
+        self.0.update(bytes);
+    }
+
+    /// The digest and the length of everything fed.
+    #[must_use]
+    pub fn finalize(self) -> ([u8; 32], u64) {
+        self.0.finalize()
+    }
+}
+
+impl std::io::Write for PlaintextHasher {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.update(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -9,8 +9,6 @@
 //! versions through this module, so they refuse the same servers for the
 //! same reasons.
 
-use sha2::{Digest as _, Sha256};
-
 use crate::age::stream::{ENCRYPTED_CHUNK_SIZE, PAYLOAD_NONCE_LEN, PayloadDecryptor};
 use crate::age::{self, Stanza};
 use crate::api::{DocumentSummary, GrantList, OpenedLink, VersionView};
@@ -20,10 +18,13 @@ use crate::grant::{
 };
 use crate::keys::Identity;
 use crate::link::LinkKeys;
-use crate::manifest::{DocumentId, Manifest, PayloadHasher, VersionNumber, verify_manifest};
+use crate::manifest::{
+    DocumentId, Manifest, PayloadDigest, PayloadHasher, VersionNumber, verify_manifest,
+};
 use crate::matter::{VerifiedMatter, verify_matter};
-use crate::metadata::{Metadata, MetadataBinding, SealedMetadata};
+use crate::metadata::{Metadata, MetadataBinding, PlaintextHasher, SealedMetadata};
 use crate::secret::FileKey;
+use crate::segmented::{self, DigestKind};
 use crate::signed::Signed;
 
 /// Why a served version could not be opened.
@@ -92,6 +93,13 @@ impl OpenedVersion {
     #[must_use]
     pub fn payload_opener(&self) -> PayloadOpener {
         PayloadOpener::new(self)
+    }
+
+    /// A decryptor for this version's payload that leaves the hashing to
+    /// the caller (see [`BarePayloadOpener`]).
+    #[must_use]
+    pub fn bare_payload_opener(&self) -> BarePayloadOpener {
+        BarePayloadOpener::new(self)
     }
 }
 
@@ -293,7 +301,9 @@ pub fn open_link_answer(
     Ok((opened, grant))
 }
 
-/// Decrypts a served payload as it arrives, holding at most one chunk.
+/// Decrypts a served payload as it arrives, holding at most one chunk,
+/// and checks it and its plaintext against the manifest and the metadata
+/// as it goes: the native clients' path.
 ///
 /// Feed the payload's bytes in order with [`Self::update`], in pieces of
 /// any size; each authenticated chunk's plaintext is appended to the
@@ -306,29 +316,98 @@ pub fn open_link_answer(
 /// fails. Every chunk released before that was authenticated under the
 /// committed file key, so nothing released was forged; at worst it is a
 /// prefix.
+///
+/// It is a [`BarePayloadOpener`] with the two segmented hashers beside it;
+/// a caller that can hash faster elsewhere (the browser) uses that
+/// directly.
+#[derive(Debug)]
 pub struct PayloadOpener {
+    bare: BarePayloadOpener,
+    payload: PayloadHasher,
+    plaintext: PlaintextHasher,
+}
+
+impl PayloadOpener {
+    /// Starts decrypting `opened`'s payload.
+    #[must_use]
+    pub fn new(opened: &OpenedVersion) -> Self {
+        Self {
+            bare: BarePayloadOpener::new(opened),
+            payload: PayloadHasher::new(),
+            plaintext: PlaintextHasher::new(),
+        }
+    }
+
+    /// The plaintext bytes released so far.
+    #[must_use]
+    pub fn plaintext_len(&self) -> u64 {
+        self.bare.plaintext_len()
+    }
+
+    /// Feeds the next payload bytes; appends the plaintext of every chunk
+    /// they complete to `out`.
+    ///
+    /// # Errors
+    /// As [`BarePayloadOpener::update`].
+    pub fn update(&mut self, payload: &[u8], out: &mut Vec<u8>) -> Result<(), OpenError> {
+        let start = out.len();
+        self.bare.update(payload, out)?;
+        self.payload.update(payload);
+        self.plaintext.update(out.get(start..).unwrap_or_default());
+        Ok(())
+    }
+
+    /// The payload has ended: decrypts the last partial chunk into `out`
+    /// and checks the whole payload and plaintext.
+    ///
+    /// # Errors
+    /// [`OpenError::Verification`] when the payload is truncated, does not
+    /// match the manifest, or its plaintext does not match the uploader's
+    /// digest. What was released must then be discarded.
+    pub fn finish(mut self, out: &mut Vec<u8>) -> Result<(), OpenError> {
+        let start = out.len();
+        let ended = self.bare.end(out)?;
+        self.plaintext.update(out.get(start..).unwrap_or_default());
+        let (payload, _) = self.payload.finalize();
+        let (plaintext, _) = self.plaintext.finalize();
+        ended.check_digests(&payload, &plaintext)
+    }
+}
+
+/// Decrypts a served payload as it arrives, holding at most one chunk,
+/// without hashing it: the caller computes the segment digests of the
+/// payload and of the plaintext ([`crate::segmented`]) itself and hands
+/// them to [`EndedPayload::check_segments`]. The browser does, with its
+/// native SHA-256.
+///
+/// The same rules hold as for [`PayloadOpener`]: the plaintext is final
+/// only once the check succeeds.
+pub struct BarePayloadOpener {
     file_key: FileKey,
-    manifest: Signed<Manifest>,
+    expected: Expected,
     decryptor: Option<PayloadDecryptor>,
     pending: Vec<u8>,
-    payload: PayloadHasher,
     received: u64,
-    plaintext: Sha256,
     plaintext_len: u64,
-    expected_digest: [u8; 32],
-    expected_size: u64,
     failed: bool,
 }
 
-impl core::fmt::Debug for PayloadOpener {
+/// What the payload and its plaintext must hash to.
+struct Expected {
+    manifest: Signed<Manifest>,
+    plaintext: Metadata,
+}
+
+impl core::fmt::Debug for BarePayloadOpener {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("PayloadOpener")
+        f.debug_struct("BarePayloadOpener")
+            .field("received", &self.received)
             .field("plaintext_len", &self.plaintext_len)
             .finish_non_exhaustive()
     }
 }
 
-impl PayloadOpener {
+impl BarePayloadOpener {
     /// Starts decrypting `opened`'s payload.
     #[must_use]
     pub fn new(opened: &OpenedVersion) -> Self {
@@ -336,15 +415,14 @@ impl PayloadOpener {
         let mut file_key = *opened.file_key.expose_secret();
         Self {
             file_key: FileKey::from_array(&mut file_key),
-            manifest: opened.manifest.clone(),
+            expected: Expected {
+                manifest: opened.manifest.clone(),
+                plaintext: opened.metadata.clone(),
+            },
             decryptor: None,
             pending: Vec::with_capacity(ENCRYPTED_CHUNK_SIZE),
-            payload: PayloadHasher::new(),
             received: 0,
-            plaintext: Sha256::new(),
             plaintext_len: 0,
-            expected_digest: *opened.metadata.plaintext_digest(),
-            expected_size: opened.metadata.size(),
             failed: false,
         }
     }
@@ -367,7 +445,7 @@ impl PayloadOpener {
             return Err(verification("the payload already failed to decrypt"));
         }
         self.received = self.received.saturating_add(payload.len() as u64);
-        if self.received > self.manifest.record().terms().payload_len {
+        if self.received > self.expected.manifest.record().terms().payload_len {
             return Err(self.fail("the server sent more bytes than the manifest says"));
         }
         while !payload.is_empty() {
@@ -378,7 +456,6 @@ impl PayloadOpener {
             };
             let take = want.saturating_sub(self.pending.len()).min(payload.len());
             let (head, rest) = payload.split_at(take);
-            self.payload.update(head);
             self.pending.extend_from_slice(head);
             payload = rest;
             if self.pending.len() == want {
@@ -411,7 +488,6 @@ impl PayloadOpener {
         };
         match decryptor.decrypt_chunk(&mut self.pending) {
             Ok(plain) => {
-                self.plaintext.update(&*plain);
                 self.plaintext_len = self.plaintext_len.saturating_add(plain.len() as u64);
                 out.extend_from_slice(plain);
                 self.pending.clear();
@@ -422,13 +498,14 @@ impl PayloadOpener {
     }
 
     /// The payload has ended: decrypts the last partial chunk into `out`
-    /// and checks the whole payload and plaintext.
+    /// and checks that the payload ended at its last chunk. The digests
+    /// are still to be checked, on what this returns.
     ///
     /// # Errors
-    /// [`OpenError::Verification`] when the payload is truncated, does not
-    /// match the manifest, or its plaintext does not match the uploader's
-    /// digest. What was released must then be discarded.
-    pub fn finish(mut self, out: &mut Vec<u8>) -> Result<(), OpenError> {
+    /// [`OpenError::Verification`] when the payload is truncated or its
+    /// last chunk does not authenticate. What was released must then be
+    /// discarded.
+    pub fn end(mut self, out: &mut Vec<u8>) -> Result<EndedPayload, OpenError> {
         if self.failed {
             return Err(verification("the payload already failed to decrypt"));
         }
@@ -439,24 +516,100 @@ impl PayloadOpener {
         if finished != Some(Ok(())) {
             return Err(verification("the payload is truncated"));
         }
-        let (digest, len) = self.payload.finalize();
-        if self.manifest.record().check_payload(&digest, len).is_err() {
-            return Err(verification(
-                "the downloaded payload does not match the manifest",
-            ));
-        }
-        let plaintext: [u8; 32] = self.plaintext.finalize().into();
-        if plaintext != self.expected_digest || self.plaintext_len != self.expected_size {
-            return Err(verification(
-                "the plaintext does not match the uploader's digest",
-            ));
-        }
-        Ok(())
+        Ok(EndedPayload {
+            expected: self.expected,
+            payload_len: self.received,
+            plaintext_len: self.plaintext_len,
+        })
     }
 
     fn fail(&mut self, what: impl core::fmt::Display) -> OpenError {
         self.failed = true;
         verification(what)
+    }
+}
+
+/// A payload that decrypted to its end, awaiting the check of its digests.
+/// Its plaintext is not final until a check succeeds.
+pub struct EndedPayload {
+    expected: Expected,
+    payload_len: u64,
+    plaintext_len: u64,
+}
+
+impl core::fmt::Debug for EndedPayload {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("EndedPayload")
+            .field("payload_len", &self.payload_len)
+            .field("plaintext_len", &self.plaintext_len)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EndedPayload {
+    /// The plaintext bytes released.
+    #[must_use]
+    pub fn plaintext_len(&self) -> u64 {
+        self.plaintext_len
+    }
+
+    /// Checks the payload and its plaintext from their segment digests,
+    /// computed by the caller ([`crate::segmented::root_from_segments`]):
+    /// each argument is the concatenated 32-byte SHA-256 digests of the
+    /// 1 MiB segments, in order, of the payload as received and of the
+    /// plaintext as released.
+    ///
+    /// # Errors
+    /// [`OpenError::Verification`] when either does not match (or the
+    /// number of digests does not fit the length).
+    pub fn check_segments(
+        &self,
+        payload_segments: &[u8],
+        plaintext_segments: &[u8],
+    ) -> Result<(), OpenError> {
+        let payload = PayloadDigest::from_segments(self.payload_len, payload_segments)
+            .ok_or_else(|| verification("the payload's segment digests do not fit its length"))?;
+        let plaintext = segmented::root_from_segments(
+            DigestKind::Plaintext,
+            self.plaintext_len,
+            plaintext_segments,
+        )
+        .ok_or_else(|| verification("the plaintext's segment digests do not fit its length"))?;
+        self.check_digests(&payload, &plaintext)
+    }
+
+    /// Checks the payload's digest against the manifest's digest and
+    /// length, and the plaintext's against the uploader's digest and size,
+    /// in constant time.
+    ///
+    /// # Errors
+    /// [`OpenError::Verification`] saying which does not match.
+    pub fn check_digests(
+        &self,
+        payload: &PayloadDigest,
+        plaintext: &[u8; 32],
+    ) -> Result<(), OpenError> {
+        if self
+            .expected
+            .manifest
+            .record()
+            .check_payload(payload, self.payload_len)
+            .is_err()
+        {
+            return Err(verification(
+                "the downloaded payload does not match the manifest",
+            ));
+        }
+        if !self
+            .expected
+            .plaintext
+            .matches_plaintext(plaintext, self.plaintext_len)
+        {
+            return Err(verification(
+                "the plaintext does not match the uploader's digest",
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -507,7 +660,7 @@ mod tests {
             "brief.pdf",
             "application/pdf",
             plaintext.len() as u64,
-            Sha256::digest(plaintext).into(),
+            crate::metadata::plaintext_digest(plaintext),
         )
         .unwrap()
         .seal(&file_key, &binding);
@@ -670,6 +823,106 @@ mod tests {
         longer.extend_from_slice(&[0u8; ENCRYPTED_CHUNK_SIZE]);
         assert!(opener.update(&longer, &mut out).is_err());
         assert!(opener.update(&[0], &mut out).is_err(), "stays failed");
+    }
+
+    /// The segment digests a browser computes with its native SHA-256.
+    fn segment_digests(bytes: &[u8]) -> Vec<u8> {
+        bytes
+            .chunks(segmented::SEGMENT_LEN)
+            .flat_map(|s| <[u8; 32]>::from(Sha256::digest(s)))
+            .collect()
+    }
+
+    /// Makes the payload's and the plaintext's segment digest lists.
+    type SegmentLists = dyn Fn(&[u8], &[u8]) -> (Vec<u8>, Vec<u8>);
+
+    /// Decrypts with the bare opener, then checks segment digests made by
+    /// `segments` from the payload and the released plaintext.
+    fn decrypt_bare(
+        opened: &OpenedVersion,
+        payload: &[u8],
+        segments: impl FnOnce(&[u8], &[u8]) -> (Vec<u8>, Vec<u8>),
+    ) -> Result<Vec<u8>, OpenError> {
+        let mut opener = opened.bare_payload_opener();
+        let mut out = Vec::new();
+        for part in payload.chunks(300_000) {
+            opener.update(part, &mut out)?;
+        }
+        let ended = opener.end(&mut out)?;
+        let (p, q) = segments(payload, &out);
+        ended.check_segments(&p, &q)?;
+        Ok(out)
+    }
+
+    #[test]
+    fn the_bare_opener_checks_segment_digests_computed_outside() {
+        let honest = |p: &[u8], q: &[u8]| (segment_digests(p), segment_digests(q));
+        for len in [
+            0,
+            10,
+            segmented::SEGMENT_LEN,
+            2 * segmented::SEGMENT_LEN + 7,
+        ] {
+            let plaintext: Vec<u8> = (0..len).map(|i| (i % 253) as u8).collect();
+            let (opened, payload) = open_new(&plaintext, 20 + len as u64);
+            assert_eq!(
+                decrypt_bare(&opened, &payload, honest).as_deref(),
+                Ok(&plaintext[..]),
+                "len {len}"
+            );
+        }
+
+        // Not periodic in 1 MiB, so no two segments are alike.
+        let plaintext: Vec<u8> = (0..2 * segmented::SEGMENT_LEN + 7)
+            .map(|i| (i % 251) as u8)
+            .collect();
+        let (opened, payload) = open_new(&plaintext, 30);
+        let refused = |what: &str, segments: &SegmentLists| {
+            let got = decrypt_bare(&opened, &payload, |p, q| segments(p, q));
+            assert!(
+                matches!(got, Err(OpenError::Verification(_))),
+                "{what}: {:?}",
+                got.map(|plaintext| plaintext.len())
+            );
+        };
+        refused("a payload segment digest changed", &|p, q| {
+            let mut p = segment_digests(p);
+            p[40] ^= 1;
+            (p, segment_digests(q))
+        });
+        refused("a plaintext segment digest changed", &|p, q| {
+            let mut q = segment_digests(q);
+            q[95] ^= 1;
+            (segment_digests(p), q)
+        });
+        refused("plaintext segments reordered", &|p, q| {
+            let mut q = segment_digests(q);
+            q[..64].rotate_left(32);
+            (segment_digests(p), q)
+        });
+        refused("a payload segment digest missing", &|p, q| {
+            let p = segment_digests(p);
+            (p[32..].to_vec(), segment_digests(q))
+        });
+        refused("the two lists swapped", &|p, q| {
+            (segment_digests(q), segment_digests(p))
+        });
+        refused("whole-input SHA-256 instead of segments", &|p, q| {
+            (Sha256::digest(p).to_vec(), Sha256::digest(q).to_vec())
+        });
+
+        // Another payload encrypted under the same key: it decrypts, and
+        // only the digest check refuses it.
+        let mut rng = ChaCha20Rng::seed_from_u64(31);
+        let mut writer = StreamWriter::new(&opened.file_key, Vec::new(), &mut rng).unwrap();
+        writer.write_all(&plaintext).unwrap();
+        let forged = writer.finish().unwrap();
+        assert_eq!(
+            decrypt_bare(&opened, &forged, honest).err(),
+            Some(verification(
+                "the downloaded payload does not match the manifest"
+            ))
+        );
     }
 
     #[test]

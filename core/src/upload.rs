@@ -8,7 +8,6 @@
 //! reads the file and sends the bytes.
 
 use rand_core::CryptoRng;
-use sha2::{Digest as _, Sha256};
 
 use crate::age::stream::{
     CHUNK_SIZE, ENCRYPTED_CHUNK_SIZE, PAYLOAD_NONCE_LEN, PayloadEncryptor, PayloadError, TAG_LEN,
@@ -25,7 +24,7 @@ use crate::manifest::{
     PayloadHasher, VersionNumber,
 };
 use crate::matter::MatterId;
-use crate::metadata::{Metadata, MetadataBinding, MetadataError};
+use crate::metadata::{Metadata, MetadataBinding, MetadataError, PlaintextHasher};
 use crate::secret::FileKey;
 use crate::signed::{RecordDigest, Signed};
 
@@ -40,8 +39,7 @@ pub struct PayloadSealer {
     pending: Vec<u8>,
     nonce_written: bool,
     payload: PayloadHasher,
-    plaintext: Sha256,
-    plaintext_len: u64,
+    plaintext: PlaintextHasher,
 }
 
 /// What a sealed payload's manifest and metadata say about it.
@@ -77,8 +75,7 @@ impl PayloadSealer {
             pending: Vec::with_capacity(ENCRYPTED_CHUNK_SIZE),
             nonce_written: false,
             payload: PayloadHasher::new(),
-            plaintext: Sha256::new(),
-            plaintext_len: 0,
+            plaintext: PlaintextHasher::new(),
         }
     }
 
@@ -88,12 +85,6 @@ impl PayloadSealer {
         self.encryptor.nonce()
     }
 
-    /// Plaintext bytes taken so far.
-    #[must_use]
-    pub fn plaintext_len(&self) -> u64 {
-        self.plaintext_len
-    }
-
     /// Takes the next plaintext bytes and appends to `out` the payload
     /// bytes they complete (the nonce first).
     ///
@@ -101,7 +92,6 @@ impl PayloadSealer {
     /// [`PayloadError::TooLong`] past the format's chunk counter.
     pub fn update(&mut self, mut plaintext: &[u8], out: &mut Vec<u8>) -> Result<(), PayloadError> {
         self.plaintext.update(plaintext);
-        self.plaintext_len = self.plaintext_len.saturating_add(plaintext.len() as u64);
         self.write_nonce(out);
         while !plaintext.is_empty() {
             if self.pending.len() == CHUNK_SIZE {
@@ -125,11 +115,12 @@ impl PayloadSealer {
         self.write_nonce(out);
         self.seal_pending(true, out)?;
         let (payload_digest, payload_len) = self.payload.finalize();
+        let (plaintext_digest, plaintext_len) = self.plaintext.finalize();
         Ok(SealedPayload {
             payload_digest,
             payload_len,
-            plaintext_digest: self.plaintext.finalize().into(),
-            plaintext_len: self.plaintext_len,
+            plaintext_digest,
+            plaintext_len,
         })
     }
 
@@ -369,7 +360,7 @@ mod tests {
                 assert_eq!(sealed.plaintext_len, len as u64);
                 assert_eq!(
                     sealed.plaintext_digest,
-                    <[u8; 32]>::from(Sha256::digest(&plaintext))
+                    crate::metadata::plaintext_digest(&plaintext)
                 );
             }
         }

@@ -17,10 +17,11 @@ use lexvault_core::manifest::{
     VersionNumber, verify_manifest,
 };
 use lexvault_core::matter::{Matter, MatterId};
-use lexvault_core::metadata::{Metadata, MetadataBinding, OpenError, SealedMetadata};
+use lexvault_core::metadata::{
+    Metadata, MetadataBinding, OpenError, SealedMetadata, plaintext_digest,
+};
 use lexvault_core::secret::FileKey;
 use lexvault_core::signed::Signed;
-use sha2::{Digest as _, Sha256};
 use support::seeded_rng;
 
 struct Upload {
@@ -58,7 +59,7 @@ fn upload(
         document_id,
         version: VersionNumber::FIRST,
     };
-    let digest: [u8; 32] = Sha256::digest(plaintext).into();
+    let digest = plaintext_digest(plaintext);
     let metadata = Metadata::new(
         "draft settlement.pdf",
         "application/pdf",
@@ -139,7 +140,7 @@ fn open_as(
         .metadata
         .open(&file_key, binding)
         .map_err(|e| e.to_string())?;
-    if metadata.plaintext_digest() != &<[u8; 32]>::from(Sha256::digest(&plaintext)) {
+    if !metadata.matches_plaintext(&plaintext_digest(&plaintext), plaintext.len() as u64) {
         return Err("plaintext digest mismatch".into());
     }
     Ok((plaintext, metadata.file_name().to_owned()))

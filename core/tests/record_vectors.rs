@@ -39,7 +39,7 @@ use lexvault_core::manifest::{
     self, DocumentId, KeyCommitment, Manifest, ManifestTerms, PayloadDigest, VersionNumber,
 };
 use lexvault_core::matter::{self, Matter, MatterId, VerifiedMatter};
-use lexvault_core::metadata::{Metadata, MetadataBinding, SealedMetadata};
+use lexvault_core::metadata::{Metadata, MetadataBinding, SealedMetadata, plaintext_digest};
 use lexvault_core::secret::FileKey;
 use lexvault_core::signed::{Record, RecordDigest, Signed};
 use minicbor::{Decoder, Encoder};
@@ -248,7 +248,7 @@ fn fixture() -> Fixture {
         "Settlement agreement – draft 3.pdf",
         "application/pdf",
         plaintext.len() as u64,
-        Sha256::digest(plaintext).into(),
+        plaintext_digest(plaintext),
     )
     .unwrap();
     let sealed = metadata.seal(&file_key(FILE_KEY_V1_SEED), &binding);
@@ -427,7 +427,7 @@ fn metadata_fields(m: &Metadata) -> Value {
         "file_name": m.file_name(),
         "mime_type": m.mime_type(),
         "size": m.size(),
-        "plaintext_sha256": hex(m.plaintext_digest()),
+        "plaintext_digest": hex(m.plaintext_digest()),
     })
 }
 
@@ -546,7 +546,7 @@ fn generate_records(f: &Fixture) -> Value {
             },
         ],
         "payload": {
-            "description": "stand-in payload: 16 bytes 0xa5, then (i mod 256) for i in 0..1024",
+            "description": "stand-in payload: 16 bytes 0xa5, then (i mod 256) for i in 0..1024; its segmented payload digest",
             "bytes": hex(&payload()),
             "digest": hex(&PayloadDigest::of(&payload()).0),
         },

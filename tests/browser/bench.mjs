@@ -5,9 +5,12 @@
 // The lexvault side is the real share-link path: the link is opened and
 // verified through the page's own modules, the whole payload is fetched
 // into memory first (the network is not measured), then timed through the
-// DocumentDecryptor in 1 MiB pieces: ChaCha20-Poly1305 per 64 KiB chunk,
-// SHA-256 of the payload against the manifest and of the plaintext against
-// the uploader's digest. The libsodium side encrypts the plaintext the
+// page's own decryptVerified (download.js, what a save runs) in 1 MiB
+// pieces: ChaCha20-Poly1305 per 64 KiB chunk in wasm, SHA-256 of every
+// 1 MiB segment of the payload and of the plaintext with crypto.subtle, and
+// the wasm check of both segmented digests against the manifest and the
+// uploader's digest. The clock stops when that check has passed. The
+// libsodium side encrypts the plaintext the
 // lexvault side produced (64 KiB messages, untimed) and times pulling it
 // back. Runs alternate, A B A B, and the report gives every run.
 //
@@ -60,6 +63,7 @@ const report = await page.evaluate(
     const wasm = await import('/assets/pkg/lexvault_client_wasm.js');
     await wasm.default();
     const api = await import('/assets/api.js');
+    const { decryptVerified } = await import('/assets/download.js');
     const keyring = new wasm.LinkKeyring(fragment, undefined);
     const signer = keyring.signer();
     const answer = await api.signedCall(signer, 'POST', `/v1/links/${id}/open`, wasm.openLinkBody(undefined));
@@ -71,15 +75,28 @@ const report = await page.evaluate(
     for (let i = 0; i < payload.length; i += PIECE) pieces.push(payload.subarray(i, Math.min(i + PIECE, payload.length)));
 
     let plaintext = null;
-    const lexvault = () => {
+    const lexvault = async () => {
       const decryptor = doc.decryptor();
       const out = [];
       const start = performance.now();
-      for (const piece of pieces) out.push(decryptor.update(piece));
-      out.push(decryptor.finish());
+      await decryptVerified(pieces, decryptor, (part) => {
+        out.push(part);
+      });
       const ms = performance.now() - start;
       decryptor.free();
       if (!plaintext) plaintext = out;
+      return ms;
+    };
+
+    // The wasm decryption alone, without either digest: what the hashing
+    // beside it costs.
+    const decryptOnly = () => {
+      const decryptor = doc.decryptor();
+      const start = performance.now();
+      for (const piece of pieces) decryptor.update(piece);
+      decryptor.end();
+      const ms = performance.now() - start;
+      decryptor.free();
       return ms;
     };
 
@@ -123,14 +140,15 @@ const report = await page.evaluate(
       return ms;
     };
 
-    const result = { size: doc.size, payloadSize: payload.length, lexvault: [], libsodium: [] };
-    lexvault(); // warm-up, and the plaintext for libsodium
+    const result = { size: doc.size, payloadSize: payload.length, lexvault: [], libsodium: [], decryptOnly: [] };
+    await lexvault(); // warm-up, and the plaintext for libsodium
     prepareSodium();
     libsodium(); // warm-up
     for (let run = 0; run < runs; run += 1) {
-      result.lexvault.push(lexvault());
+      result.lexvault.push(await lexvault());
       result.libsodium.push(libsodium());
     }
+    for (let run = 0; run < runs; run += 1) result.decryptOnly.push(decryptOnly());
     return result;
   },
   { id, fragment, runs },

@@ -13,8 +13,7 @@ use lexvault_core::manifest::{
     DocumentId, KeyCommitment, Manifest, ManifestTerms, PayloadHasher, VersionNumber,
 };
 use lexvault_core::matter::MatterId;
-use lexvault_core::metadata::{Metadata, MetadataBinding};
-use lexvault_core::request::BodyDigest;
+use lexvault_core::metadata::{Metadata, MetadataBinding, plaintext_digest};
 use lexvault_core::secret::FileKey;
 use lexvault_core::signed::Signed;
 
@@ -75,7 +74,7 @@ impl HandUpload {
             "hand made.pdf",
             "application/pdf",
             plaintext.len() as u64,
-            BodyDigest::of(plaintext).0,
+            plaintext_digest(plaintext),
         )
         .expect("metadata")
         .seal(&file_key, &binding);

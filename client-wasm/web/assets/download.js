@@ -136,6 +136,110 @@ function blobSink({ name, mimeType }) {
   };
 }
 
+// The payload and plaintext digests are segmented (spec/documents.md
+// §Segmented digest): SHA-256 of each 1 MiB segment, cut from offset 0 of
+// the stream, with a root over the segment digests that the wasm checks.
+// The browser's native SHA-256 hashes a whole buffer, not a stream, and is
+// several times faster than SHA-256 in wasm, so the page hashes each
+// segment natively as it fills.
+const SEGMENT = 1 << 20;
+// Segment digests in flight per stream: enough to keep the native hashing
+// busy while wasm decrypts, few enough that memory stays bounded.
+const IN_FLIGHT = 8;
+
+/** The segment digests of one byte stream, fed in pieces of any size. */
+class SegmentDigests {
+  constructor() {
+    this.segment = new Uint8Array(SEGMENT);
+    this.fill = 0;
+    this.digests = [];
+    this.inFlight = [];
+  }
+
+  /** Feeds bytes; copies them before it resolves, so the caller may then hand them on. */
+  async push(bytes) {
+    let at = 0;
+    while (at < bytes.length) {
+      if (this.fill === 0 && bytes.length - at >= SEGMENT) {
+        // A whole segment in place: no copy.
+        await this.digest(bytes.subarray(at, at + SEGMENT));
+        at += SEGMENT;
+        continue;
+      }
+      const take = Math.min(SEGMENT - this.fill, bytes.length - at);
+      this.segment.set(bytes.subarray(at, at + take), this.fill);
+      this.fill += take;
+      at += take;
+      if (this.fill === SEGMENT) await this.flush();
+    }
+  }
+
+  async flush() {
+    const length = this.fill;
+    this.fill = 0;
+    await this.digest(this.segment.subarray(0, length));
+  }
+
+  async digest(bytes) {
+    const index = this.digests.length;
+    this.digests.push(null);
+    // digest() copies its input before it returns (WebCrypto: "get a copy
+    // of the bytes held by the data parameter"), so the segment buffer is
+    // free to refill at once.
+    const done = crypto.subtle.digest('SHA-256', bytes).then((d) => {
+      this.digests[index] = new Uint8Array(d);
+    });
+    this.inFlight.push(done);
+    if (this.inFlight.length >= IN_FLIGHT) await this.inFlight.shift();
+  }
+
+  /** The stream has ended: the digests of its segments, concatenated in order. */
+  async finish() {
+    if (this.fill > 0) await this.flush();
+    await Promise.all(this.inFlight);
+    this.inFlight = [];
+    const all = new Uint8Array(32 * this.digests.length);
+    this.digests.forEach((d, i) => all.set(d, 32 * i));
+    return all;
+  }
+}
+
+/**
+ * Streams payload `pieces` (an async or plain iterable of Uint8Array)
+ * through `decryptor` (a wasm DocumentDecryptor), hashing the payload and
+ * the plaintext in segments beside it, and passes each plaintext piece to
+ * `write` (awaited) as it authenticates, then makes the final checks. The
+ * plaintext is final only if this resolves; when it throws, whatever was
+ * written must be discarded.
+ */
+export async function decryptVerified(pieces, decryptor, write, progress = () => {}) {
+  const payload = new SegmentDigests();
+  const plaintext = new SegmentDigests();
+  let received = 0;
+  for await (const piece of pieces) {
+    received += piece.byteLength;
+    const out = decryptor.update(piece);
+    await payload.push(piece);
+    // Hashed before it is written: a streaming sink transfers the buffer.
+    await plaintext.push(out);
+    await write(out);
+    progress(received);
+  }
+  const last = decryptor.end();
+  await plaintext.push(last);
+  await write(last);
+  decryptor.finish(await payload.finish(), await plaintext.finish());
+}
+
+async function* bodyPieces(response) {
+  const reader = response.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return;
+    yield value;
+  }
+}
+
 /**
  * Fetches a payload with `fetchPayload()` (a Response promise), streams it
  * through `decryptor` (a wasm DocumentDecryptor) into `sink`, reporting
@@ -148,16 +252,7 @@ export async function saveVerified(fetchPayload, decryptor, sink, progress) {
   try {
     const response = await fetchPayload();
     if (!response.ok) throw await failure(response);
-    const reader = response.body.getReader();
-    let received = 0;
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      received += value.byteLength;
-      await sink.write(decryptor.update(value));
-      progress(received);
-    }
-    await sink.write(decryptor.finish());
+    await decryptVerified(bodyPieces(response), decryptor, (out) => sink.write(out), progress);
     await sink.close();
   } catch (e) {
     await sink.abort(e && e.message ? e.message : String(e));
