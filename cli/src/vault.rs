@@ -37,7 +37,7 @@ use lexvault_core::secret::FileKey;
 use lexvault_core::sharing::{self, Grantee, Records, ShareError};
 use lexvault_core::signed::{RecordDigest, Signed};
 use lexvault_core::transparency::TransparencyError as BindingRefused;
-use lexvault_core::upload::{NewVersion, PayloadSealer, seal_version};
+use lexvault_core::upload::{NewVersion, PayloadSealer, carried_recipients, seal_version};
 
 use crate::client::{Client, ClientError, ClientResult, now, os_rng};
 use crate::log::LogError;
@@ -622,17 +622,8 @@ impl Vault {
                 })?;
                 // Everyone holding a grant in force on the document gets
                 // the new version's key too.
-                let t = now();
-                let carried: Vec<PublicIdentity> = self
-                    .grants(matter)
-                    .map(|(m, g, r)| {
-                        g.iter()
-                            .filter(|x| x.record().scope().includes(&id))
-                            .filter(|x| verify_grant_chain(&m, x, g.as_slice(), &r, t).is_ok())
-                            .map(|x| *x.record().grantee())
-                            .collect()
-                    })
-                    .unwrap_or_default();
+                let (m, g, r) = self.grants(matter)?;
+                let carried = carried_recipients(&m, &g, &r, &id, now());
                 (id, next, Some(last.digest()), carried)
             }
         };

@@ -1,15 +1,22 @@
 //! Uploading from the portal (spec: `spec/api.md` §Uploads): a new
-//! document is encrypted in the browser as the page reads the file, with
-//! a fresh file key that never leaves this module, and sealed into the
-//! upload envelope the signed-in person signs. The page only reads the
-//! file and sends the bytes.
+//! document, or a new version of one, is encrypted in the browser as the
+//! page reads the file, with a fresh file key that never leaves this
+//! module, and sealed into the upload envelope the signed-in person signs.
+//! The page only reads the file and sends the bytes.
 
+use lexvault_core::api::{self, GrantList};
+use lexvault_core::keys::PublicIdentity;
 use lexvault_core::manifest::{DocumentId, VersionNumber};
 use lexvault_core::matter::MatterId;
+use lexvault_core::opening::verify_grant_list;
 use lexvault_core::secret::FileKey;
-use lexvault_core::upload::{NewVersion, PayloadSealer, SealedPayload, seal_version};
+use lexvault_core::signed::RecordDigest;
+use lexvault_core::upload::{
+    NewVersion, PayloadSealer, SealedPayload, carried_recipients, seal_version,
+};
 use wasm_bindgen::prelude::*;
 
+use crate::document::OpenedDocument;
 use crate::portal::Session;
 use crate::{js_error, now, rng};
 
@@ -20,9 +27,38 @@ use crate::{js_error, now, rng};
 pub struct DocumentUpload {
     matter_id: MatterId,
     document_id: DocumentId,
+    version: VersionNumber,
+    /// The record digest of the version this one follows.
+    previous: Option<RecordDigest>,
+    /// Those whose grants over the document carry over to this version.
+    carried: Vec<PublicIdentity>,
     file_key: FileKey,
     sealer: Option<PayloadSealer>,
     sealed: Option<SealedPayload>,
+}
+
+impl DocumentUpload {
+    fn start(
+        matter_id: MatterId,
+        document_id: DocumentId,
+        version: VersionNumber,
+        previous: Option<RecordDigest>,
+        carried: Vec<PublicIdentity>,
+    ) -> Self {
+        let mut rng = rng();
+        let file_key = FileKey::generate(&mut rng);
+        let sealer = PayloadSealer::new(&file_key, &mut rng);
+        Self {
+            matter_id,
+            document_id,
+            version,
+            previous,
+            carried,
+            file_key,
+            sealer: Some(sealer),
+            sealed: None,
+        }
+    }
 }
 
 fn finished() -> JsError {
@@ -61,6 +97,13 @@ impl DocumentUpload {
         hex::encode(self.document_id.as_bytes())
     }
 
+    /// The number the new version will have.
+    #[wasm_bindgen(getter)]
+    #[must_use]
+    pub fn version(&self) -> u32 {
+        self.version.get()
+    }
+
     /// Where the upload is sent.
     #[wasm_bindgen(getter)]
     #[must_use]
@@ -83,21 +126,60 @@ impl Session {
             .and_then(|bytes| <[u8; 16]>::try_from(bytes).ok())
             .map(MatterId::from_bytes)
             .ok_or_else(|| js_error("not a matter id"))?;
-        let mut rng = rng();
-        let file_key = FileKey::generate(&mut rng);
-        let sealer = PayloadSealer::new(&file_key, &mut rng);
-        Ok(DocumentUpload {
+        let document_id = DocumentId::generate(&mut rng());
+        Ok(DocumentUpload::start(
             matter_id,
-            document_id: DocumentId::generate(&mut rng),
-            file_key,
-            sealer: Some(sealer),
-            sealed: None,
-        })
+            document_id,
+            VersionNumber::FIRST,
+            None,
+            Vec::new(),
+        ))
+    }
+
+    /// Starts the next version of `document` (as the session listed it).
+    /// `grants` answers `GET /v1/matters/{id}/grants` (CBOR): everyone
+    /// holding a grant in force over the document gets the new version's
+    /// key too.
+    ///
+    /// # Errors
+    /// When the grant list does not verify or is another matter's, or the
+    /// document has no next version number.
+    #[wasm_bindgen(js_name = newVersion)]
+    pub fn new_version(
+        &self,
+        document: &OpenedDocument,
+        grants: &[u8],
+    ) -> Result<DocumentUpload, JsError> {
+        let opened = document.opened();
+        let list: GrantList = api::decode(grants)
+            .map_err(|e| js_error(format!("the server sent an invalid answer: {e}")))?;
+        let (matter, grants, revocations) =
+            verify_grant_list(&list).map_err(|e| js_error(format!("verification failed: {e}")))?;
+        if matter.id() != opened.matter.id() {
+            return Err(js_error(
+                "verification failed: the server served another matter's grants",
+            ));
+        }
+        let terms = opened.manifest.record();
+        let version = terms
+            .version()
+            .next()
+            .ok_or_else(|| js_error("the document has too many versions"))?;
+        let carried =
+            carried_recipients(&matter, &grants, &revocations, terms.document_id(), now());
+        Ok(DocumentUpload::start(
+            *matter.id(),
+            *terms.document_id(),
+            version,
+            Some(opened.manifest.digest()),
+            carried,
+        ))
     }
 
     /// The upload envelope for an encrypted document: its metadata sealed,
-    /// its manifest signed by this person, its key wrapped to them. The
-    /// request that sends it is signed over exactly these bytes.
+    /// its manifest signed by this person, its key wrapped to them and to
+    /// those whose grants carry over. The request that sends it is signed
+    /// over exactly these bytes.
     ///
     /// # Errors
     /// Before the document is encrypted to its end, or when the file name
@@ -117,12 +199,12 @@ impl Session {
             &NewVersion {
                 matter_id: upload.matter_id,
                 document_id: upload.document_id,
-                version: VersionNumber::FIRST,
-                previous: None,
+                version: upload.version,
+                previous: upload.previous,
                 file_name,
                 mime_type,
                 payload,
-                recipients: &[],
+                recipients: &upload.carried,
                 shares: &[],
                 share_authority: None,
                 created_at: now(),

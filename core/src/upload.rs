@@ -15,15 +15,15 @@ use crate::age::stream::{
 use crate::age::x25519::wrap_file_key;
 use crate::api::{self, RecipientStanza, UploadEnvelope};
 use crate::grant::{
-    Grant, GrantError, GrantId, GrantTerms, Rights, Scope, StanzaDigest, Validity,
-    WrappedKeyBinding,
+    Grant, GrantError, GrantId, GrantTerms, Revocation, Rights, Scope, StanzaDigest, Validity,
+    WrappedKeyBinding, verify_grant_chain,
 };
 use crate::keys::{Identity, PublicIdentity};
 use crate::manifest::{
     DocumentId, KeyCommitment, Manifest, ManifestError, ManifestTerms, PayloadDigest,
     PayloadHasher, VersionNumber,
 };
-use crate::matter::MatterId;
+use crate::matter::{MatterId, VerifiedMatter};
 use crate::metadata::{Metadata, MetadataBinding, MetadataError, PlaintextHasher};
 use crate::secret::FileKey;
 use crate::signed::{RecordDigest, Signed};
@@ -141,6 +141,31 @@ impl PayloadSealer {
         self.pending.clear();
         Ok(())
     }
+}
+
+/// Everyone holding a grant in force at `now` over `document` (a share
+/// link's key among them): a new version's key is wrapped to each of them
+/// too, so a new version does not take away what was granted. Their
+/// bindings were checked by whoever granted them.
+#[must_use]
+pub fn carried_recipients(
+    matter: &VerifiedMatter,
+    grants: &[Signed<Grant>],
+    revocations: &[Signed<Revocation>],
+    document: &DocumentId,
+    now: u64,
+) -> Vec<PublicIdentity> {
+    let mut carried: Vec<PublicIdentity> = Vec::new();
+    for grant in grants {
+        let grantee = *grant.record().grantee();
+        if grant.record().scope().includes(document)
+            && verify_grant_chain(matter, grant, grants, revocations, now).is_ok()
+            && !carried.contains(&grantee)
+        {
+            carried.push(grantee);
+        }
+    }
+    carried
 }
 
 /// A party given rights over the new document version along with it.
@@ -442,6 +467,50 @@ mod tests {
                 assert_eq!(binding.stanza_digest, StanzaDigest(parsed.digest()));
             }
         }
+    }
+
+    #[test]
+    fn a_new_versions_key_goes_to_every_grant_in_force_over_the_document_once() {
+        let mut rng = ChaCha20Rng::seed_from_u64(6);
+        let attorney = Identity::generate(&mut rng);
+        let matter = Matter::create(&mut rng, attorney.signing_key(), 1);
+        let document = DocumentId::generate(&mut rng);
+        let other = DocumentId::generate(&mut rng);
+        let [client, team, revoked, expired, elsewhere] =
+            core::array::from_fn(|_| Identity::generate(&mut rng));
+        let mut grant = |to: &Identity, scope: Scope, validity: Validity| {
+            let grant = Grant::new(GrantTerms {
+                grant_id: GrantId::generate(&mut rng),
+                matter_id: *matter.id(),
+                scope,
+                grantee: to.public(),
+                rights: Rights::VIEW,
+                validity,
+                wrapped_key: None,
+                parent: None,
+                issued_at: 2,
+            })
+            .unwrap();
+            Signed::sign(grant, attorney.signing_key())
+        };
+        let grants = vec![
+            grant(&client, Scope::Document(document), Validity::starting(1)),
+            grant(&client, Scope::Matter, Validity::starting(1)),
+            grant(&team, Scope::Matter, Validity::starting(1)),
+            grant(&revoked, Scope::Document(document), Validity::starting(1)),
+            grant(
+                &expired,
+                Scope::Document(document),
+                Validity::new(1, Some(5)).unwrap(),
+            ),
+            grant(&elsewhere, Scope::Document(other), Validity::starting(1)),
+        ];
+        let revocation = Signed::sign(
+            Revocation::new(*matter.id(), grants[3].digest(), 3),
+            attorney.signing_key(),
+        );
+        let carried = carried_recipients(&matter, &grants, &[revocation], &document, 10);
+        assert_eq!(carried, vec![client.public(), team.public()]);
     }
 
     #[test]

@@ -9,7 +9,8 @@
 //     "screenshots": "/dir", "name": "prefix" }
 //   { "kind": "portal", "url": "http://…/", "login": "name",
 //     "passwords": ["wrong", "right"], "matter": "<hex id>",
-//     "save": "File name.pdf", "upload": "/path/to/file", "viewport": …,
+//     "save": "File name.pdf", "upload": "/path/to/file",
+//     "uploadVersionOf": "Listed name.pdf", "viewport": …,
 //     "downloadTo": …, "screenshots": …, "name": … }
 
 import { close, launch, PHONE, DESKTOP } from './chromium.mjs';
@@ -167,13 +168,24 @@ async function portal(context) {
   await screenshot(page, 'end');
 }
 
+/** The listed document row whose file name is `name`. */
+function documentRow(page, name) {
+  return page.locator('#document-list li').filter({ has: page.locator('.file-name', { hasText: name }) });
+}
+
 /**
- * Chooses `scenario.upload` (a path) in the portal's file picker and
- * records the outcome: the end state, the bar, the listed documents after,
- * and the id of the row that bears the file's name.
+ * Clicks "Upload a document" (or, with `scenario.uploadVersionOf`, that
+ * document's "New version"), chooses `scenario.upload` (a path) in the
+ * file picker, and records the outcome: the end state, the bar, the listed
+ * documents after, and the id and details of the row that bears the
+ * file's name.
  */
 async function uploadFile(page) {
-  await page.locator('#upload-file').setInputFiles(scenario.upload);
+  const button = scenario.uploadVersionOf
+    ? documentRow(page, scenario.uploadVersionOf).locator('button.new-version')
+    : page.locator('#upload');
+  const [chooser] = await Promise.all([page.waitForEvent('filechooser'), button.click()]);
+  await chooser.setFiles(scenario.upload);
   report.uploadEnd = await settle(page, ['uploaded', 'problem']);
   report.uploadProgress = await page.locator('#progress').evaluate((e) => e.value);
   if (report.uploadEnd === 'problem') {
@@ -181,9 +193,10 @@ async function uploadFile(page) {
     return;
   }
   report.documents = await page.locator('#document-list .file-name').allInnerTexts();
-  const name = scenario.upload.split('/').pop();
-  const row = page.locator('#document-list li').filter({ has: page.locator('.file-name', { hasText: name }) });
-  report.uploaded = await row.first().getAttribute('data-document');
+  const row = documentRow(page, scenario.upload.split('/').pop()).first();
+  report.uploaded = await row.getAttribute('data-document');
+  report.uploadedDetails = await row.locator('.meta').innerText();
+  report.uploadedWho = await visibleText(page, 'uploaded-who');
   await screenshot(page, 'uploaded');
 }
 

@@ -219,7 +219,8 @@ fn a_tampered_payload_is_not_saved_from_the_portal() {
 /// document: it is encrypted in the browser, so the server's storage
 /// holds neither its bytes nor its name. The paralegal's CLI then verifies
 /// and opens it (the manifest, his authority, the digests) and grants it
-/// to the client, who downloads it in her portal byte for byte.
+/// to the client, who downloads it in her portal byte for byte; a new
+/// version uploaded from the portal reaches her the same way.
 #[test]
 fn a_member_uploads_in_the_browser_and_another_member_downloads_it() {
     const PARALEGAL_PASSWORD: &str = "Paralegal password of Paul";
@@ -313,6 +314,51 @@ fn a_member_uploads_in_the_browser_and_another_member_downloads_it() {
     }));
     assert_eq!(download["end"], "done", "{}", messages(&download));
     assert_eq!(std::fs::read(&saved).unwrap(), original);
+
+    // Paul uploads the signed statement as version 2 from the portal; the
+    // client's grant carries over, so she downloads the new version.
+    let signed = document_bytes(2 * 65_536 + 77, 12);
+    let signed_name = "Witness statement (signed).pdf";
+    let signed_path = files.path().join(signed_name);
+    std::fs::write(&signed_path, &signed).unwrap();
+    let revised = browse(&json!({
+        "kind": "portal", "url": format!("{}/", firm.server.url), "login": "paul",
+        "passwords": [PARALEGAL_PASSWORD], "matter": firm.matter, "upload": signed_path,
+        "uploadVersionOf": name, "viewport": "phone",
+        "screenshots": artifacts(), "name": "portal-new-version",
+    }));
+    assert_eq!(revised["uploadEnd"], "uploaded", "{}", messages(&revised));
+    assert_eq!(revised["uploaded"], document.as_str(), "the same document");
+    assert_eq!(
+        revised["documents"],
+        json!([signed_name]),
+        "its latest version is listed"
+    );
+    assert!(
+        revised["uploadedDetails"]
+            .as_str()
+            .unwrap()
+            .contains("version 2"),
+        "{}",
+        revised["uploadedDetails"]
+    );
+    assert!(
+        revised["uploadedWho"]
+            .as_str()
+            .unwrap()
+            .contains("Version 2"),
+        "{}",
+        revised["uploadedWho"]
+    );
+    let saved_again = out.path().join("statement-signed.pdf");
+    let again = browse(&json!({
+        "kind": "portal", "url": format!("{}/", firm.server.url), "login": "carla",
+        "passwords": [PASSWORD], "matter": firm.matter, "save": signed_name,
+        "viewport": "phone", "downloadTo": saved_again,
+        "screenshots": artifacts(), "name": "portal-new-version-download",
+    }));
+    assert_eq!(again["end"], "done", "{}", messages(&again));
+    assert_eq!(std::fs::read(&saved_again).unwrap(), signed);
 }
 
 /// Every file under `dir`.

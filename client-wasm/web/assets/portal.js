@@ -188,7 +188,13 @@ async function listDocuments(matterId) {
     save.type = 'button';
     save.setAttribute('aria-label', `Download ${doc.fileName}`);
     save.addEventListener('click', () => download(doc));
-    item.append(details, save, sharingButtons(doc, matterId));
+    const revise = element('button', 'small new-version', 'New version');
+    revise.type = 'button';
+    revise.setAttribute('aria-label', `Upload a new version of ${doc.fileName}`);
+    revise.addEventListener('click', () => chooseFile(doc));
+    const actions = sharingButtons(doc, matterId);
+    actions.append(revise);
+    item.append(details, save, actions);
     list.append(item);
   }
   $('no-documents').hidden = list.childElementCount > 0;
@@ -248,18 +254,31 @@ async function downloadVerified(doc) {
 /** Encrypted payload is gathered in Blobs of this size, which the browser may keep on disk. */
 const BLOB_PART = 16 << 20;
 
+let revising = null; // the listed document a chosen file is a new version of
+
+/** Opens the file picker for a new document, or for a new version of `doc`. */
+function chooseFile(doc) {
+  if (busyWith) return;
+  revising = doc ?? null;
+  $('upload-file').click();
+}
+
 function upload(file) {
-  return exclusively('upload', () => encryptAndSend(file));
+  const doc = revising;
+  revising = null;
+  return exclusively('upload', () => encryptAndSend(file, doc));
 }
 
 /**
- * Encrypts `file` in wasm as it is read, under a fresh key wrapped only
- * to the signed-in person, and sends it with its signed manifest. The
+ * Encrypts `file` in wasm as it is read, under a fresh key, and sends it
+ * with its signed manifest: a new document whose key is wrapped only to
+ * the signed-in person, or, with `doc`, the next version of that document,
+ * whose key also goes to everyone whose grant over it is in force. The
  * plaintext and the key never leave the wasm module; the page only moves
  * ciphertext. The bar counts encrypting as the first half, sending as the
  * second.
  */
-async function encryptAndSend(file) {
+async function encryptAndSend(file, doc) {
   const matterId = currentMatter;
   show('documents', 'progress-box');
   $('progress-name').textContent = file.name;
@@ -269,7 +288,15 @@ async function encryptAndSend(file) {
   bar.value = 0;
   let sealing;
   try {
-    sealing = session.newDocument(matterId);
+    if (doc) {
+      const grants = await signedCall(session, 'GET', `/v1/matters/${matterId}/grants`);
+      sealing = session.newVersion(doc, grants);
+    } else {
+      sealing = session.newDocument(matterId);
+    }
+    $('uploaded-who').textContent = doc
+      ? `Version ${sealing.version}: everyone the document is shared with can open it.`
+      : 'Only you can open it until you share it.';
     const parts = [];
     let pending = [];
     let pendingBytes = 0;
@@ -324,7 +351,7 @@ async function main() {
   $('back').addEventListener('click', () => {
     if (!busyWith) listMatters();
   });
-  $('upload').addEventListener('click', () => $('upload-file').click());
+  $('upload').addEventListener('click', () => chooseFile(null));
   $('upload-file').addEventListener('change', (event) => {
     const [file] = event.target.files;
     event.target.value = '';
