@@ -57,39 +57,14 @@ impl std::fmt::Debug for HostileRelay {
 
 impl HostileRelay {
     /// Starts a relay in front of `upstream` (`http://host:port`), honest
-    /// until [`Self::play`] is called.
+    /// until [`Self::play`] is called. It serves one connection at a time,
+    /// so the rule sees the calls in the order the client makes them.
     ///
     /// # Panics
     /// If loopback cannot be bound.
     #[must_use]
-    #[allow(clippy::expect_used)]
     pub fn start(upstream: &str) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
-        let url = format!("http://{}", listener.local_addr().expect("bound address"));
-        let rule: Arc<Mutex<Option<Rewrite>>> = Arc::default();
-        let tampered: Arc<Mutex<usize>> = Arc::default();
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .build()
-            .into();
-        let upstream = upstream.trim_end_matches('/').to_owned();
-        let (r, t) = (Arc::clone(&rule), Arc::clone(&tampered));
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(stream) = stream else { return };
-                // One request per connection, in order: the rule sees the
-                // calls as the client makes them.
-                // A rule that panics drops this answer, not the relay.
-                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    relay_one(stream, &agent, &upstream, &r, &t)
-                }));
-            }
-        });
-        Self {
-            url,
-            rule,
-            tampered,
-        }
+        Self::launch(upstream, false)
     }
 
     /// A relay like [`Self::start`] that serves each connection on its own
@@ -99,8 +74,12 @@ impl HostileRelay {
     /// # Panics
     /// If loopback cannot be bound.
     #[must_use]
-    #[allow(clippy::expect_used)]
     pub fn start_for_browser(upstream: &str) -> Self {
+        Self::launch(upstream, true)
+    }
+
+    #[allow(clippy::expect_used)]
+    fn launch(upstream: &str, thread_per_connection: bool) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
         let url = format!("http://{}", listener.local_addr().expect("bound address"));
         let rule: Arc<Mutex<Option<Rewrite>>> = Arc::default();
@@ -120,11 +99,18 @@ impl HostileRelay {
                     Arc::clone(&r),
                     Arc::clone(&t),
                 );
-                std::thread::spawn(move || {
+                // One request per connection. A rule that panics drops
+                // this answer, not the relay.
+                let serve = move || {
                     let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                         relay_one(stream, &agent, &upstream, &r, &t)
                     }));
-                });
+                };
+                if thread_per_connection {
+                    std::thread::spawn(serve);
+                } else {
+                    serve();
+                }
             }
         });
         Self {

@@ -70,6 +70,30 @@ pub fn contains_bytes(haystack: &[u8], needle: &[u8]) -> bool {
         .any(|(i, _)| haystack.get(i + 1..i + needle.len()) == Some(rest))
 }
 
+/// Every regular file under `dir`, recursively, sorted: for scanning a
+/// server's storage.
+///
+/// # Panics
+/// If a directory cannot be read.
+#[must_use]
+#[allow(clippy::expect_used)]
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for entry in std::fs::read_dir(&d).expect("read the directory") {
+            let path = entry.expect("a directory entry").path();
+            if path.is_dir() {
+                todo.push(path);
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 

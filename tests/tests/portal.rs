@@ -16,6 +16,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use lexvault_core::sign_in::LOGIN_FAILED;
 use lexvault_tests::browser::{Firm, artifacts, browse, document_bytes, messages, web_dir};
+use lexvault_tests::{contains_bytes, files_under};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
@@ -29,10 +30,6 @@ fn requests_to<'a>(report: &'a Value, part: &str) -> Vec<&'a Value> {
         .iter()
         .filter(|r| r["url"].as_str().unwrap().contains(part))
         .collect()
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 #[test]
@@ -117,7 +114,7 @@ fn a_client_signs_in_sees_what_was_shared_and_downloads_it() {
         if let Some(body) = request["body"].as_str() {
             let body = STANDARD.decode(body).unwrap();
             assert!(
-                !contains(&body, PASSWORD.as_bytes()),
+                !contains_bytes(&body, PASSWORD.as_bytes()),
                 "a request body carried the password: {}",
                 request["url"]
             );
@@ -265,7 +262,7 @@ fn a_member_uploads_in_the_browser_and_another_member_downloads_it() {
     let uploads = requests_to(&report, &format!("/v1/documents/{document}/versions"));
     assert_eq!(uploads.len(), 1, "one upload");
     let sample = &original[70_000..70_064];
-    let stored = walk(&firm.data.path().join("store"));
+    let stored = files_under(&firm.data.path().join("store"));
     assert!(
         stored
             .iter()
@@ -275,12 +272,12 @@ fn a_member_uploads_in_the_browser_and_another_member_downloads_it() {
     for stored in stored {
         let bytes = std::fs::read(&stored).unwrap();
         assert!(
-            !contains(&bytes, sample),
+            !contains_bytes(&bytes, sample),
             "{} holds plaintext",
             stored.display()
         );
         assert!(
-            !contains(&bytes, name.as_bytes()),
+            !contains_bytes(&bytes, name.as_bytes()),
             "{} holds the name",
             stored.display()
         );
@@ -359,18 +356,4 @@ fn a_member_uploads_in_the_browser_and_another_member_downloads_it() {
     }));
     assert_eq!(again["end"], "done", "{}", messages(&again));
     assert_eq!(std::fs::read(&saved_again).unwrap(), signed);
-}
-
-/// Every file under `dir`.
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            files.extend(walk(&path));
-        } else {
-            files.push(path);
-        }
-    }
-    files
 }

@@ -11,13 +11,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::io::Cursor;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use lexvault_client::vault::{OpenedVersion, Share, Vault, decrypt_payload, hex_id};
 use lexvault_core::grant::{Rights, Scope, Validity};
 use lexvault_core::manifest::DocumentId;
 use lexvault_core::membership::Role;
-use lexvault_tests::Firm;
+use lexvault_tests::{Firm, files_under};
 
 // ---------------------------------------------------------------------------
 // Encodings the server might have used to store a secret.
@@ -67,24 +67,6 @@ fn encoded_forms(bytes: &[u8]) -> Vec<Vec<u8>> {
 
 // ---------------------------------------------------------------------------
 // The scan.
-
-/// Every regular file under `dir`, recursively.
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut todo = vec![dir.to_path_buf()];
-    while let Some(d) = todo.pop() {
-        for entry in std::fs::read_dir(&d).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                todo.push(path);
-            } else {
-                out.push(path);
-            }
-        }
-    }
-    out.sort();
-    out
-}
 
 /// A named thing that must never be on disk, in the forms it might take.
 struct Needle {
