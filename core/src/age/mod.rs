@@ -59,6 +59,8 @@ use crate::keys::{EncryptionPublicKey, EncryptionSecretKey};
 use crate::secret::{FileKey, SecretString};
 
 pub mod armor;
+#[cfg(any(test, target_arch = "wasm32"))]
+mod chacha20x4;
 pub mod header;
 #[cfg(feature = "parallel")]
 pub mod parallel;

@@ -27,7 +27,7 @@
 use std::io::{self, Read, Write};
 
 use chacha20poly1305::aead::{AeadInOut as _, KeyInit as _};
-use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce, Tag};
+use chacha20poly1305::{Key, Nonce, Tag};
 use hkdf::Hkdf;
 use rand_core::CryptoRng;
 use sha2::Sha256;
@@ -116,7 +116,16 @@ pub fn plaintext_len(payload_len: u64) -> Option<u64> {
 /// pure functions of the key, the counter, the last flag and the buffer:
 /// `PayloadKey` is `Sync`, so chunks may be processed on many threads.
 /// Zeroised on drop.
-pub struct PayloadKey(ChaCha20Poly1305);
+pub struct PayloadKey(ChunkAead);
+
+/// ChaCha20-Poly1305 for the chunks. The wasm build gives RustCrypto's
+/// AEAD a ChaCha20 that computes four blocks at a time with wasm SIMD
+/// ([`super::chacha20x4`]); elsewhere RustCrypto's ChaCha20 has SIMD
+/// backends of its own.
+#[cfg(target_arch = "wasm32")]
+type ChunkAead = chacha20poly1305::ChaChaPoly1305<super::chacha20x4::ChaCha20x4>;
+#[cfg(not(target_arch = "wasm32"))]
+type ChunkAead = chacha20poly1305::ChaCha20Poly1305;
 
 impl core::fmt::Debug for PayloadKey {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
@@ -137,11 +146,26 @@ impl PayloadKey {
     /// Derives the payload key from the file key and the payload nonce.
     #[must_use]
     pub fn derive(file_key: &FileKey, nonce: &[u8; PAYLOAD_NONCE_LEN]) -> Self {
+        Self::from_bytes(&Self::derive_bytes(file_key, nonce))
+    }
+
+    /// The payload key's bytes, for a caller that must hand the key to a
+    /// thread that shares no memory with it (the browser's workers: see
+    /// [`crate::opening::segments`]).
+    pub(crate) fn derive_bytes(
+        file_key: &FileKey,
+        nonce: &[u8; PAYLOAD_NONCE_LEN],
+    ) -> Zeroizing<[u8; 32]> {
         let mut key = Zeroizing::new([0u8; 32]);
         // 32 bytes is far below HKDF-SHA-256's output limit.
         let _ = Hkdf::<Sha256>::new(Some(nonce), file_key.expose_secret())
             .expand(PAYLOAD_INFO, key.as_mut_slice());
-        Self(ChaCha20Poly1305::new(&Key::from(*key)))
+        key
+    }
+
+    /// The payload key from bytes [`Self::derive_bytes`] gave.
+    pub(crate) fn from_bytes(key: &[u8; 32]) -> Self {
+        Self(ChunkAead::new(&Key::from(*key)))
     }
 
     /// Encrypts chunk number `counter` in place.
@@ -206,7 +230,10 @@ impl PayloadKey {
         })
     }
 
-    fn open_chunk_as(
+    /// Decrypts chunk number `counter` in place as a middle chunk or, if
+    /// `last`, as the last one; a caller that knows the payload's length
+    /// knows which. On failure the buffer is unchanged.
+    pub(crate) fn open_chunk_as(
         &self,
         counter: u64,
         last: bool,
