@@ -27,6 +27,8 @@ use crate::secret::FileKey;
 use crate::segmented::{self, DigestKind};
 use crate::signed::Signed;
 
+pub mod segments;
+
 /// Why a served version could not be opened.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -398,6 +400,36 @@ struct Expected {
     plaintext: Metadata,
 }
 
+impl Expected {
+    /// Checks the payload's digest and length against the manifest, and
+    /// the plaintext's against the uploader's digest and size, in
+    /// constant time.
+    fn check(
+        &self,
+        payload: &PayloadDigest,
+        payload_len: u64,
+        plaintext: &[u8; 32],
+        plaintext_len: u64,
+    ) -> Result<(), OpenError> {
+        if self
+            .manifest
+            .record()
+            .check_payload(payload, payload_len)
+            .is_err()
+        {
+            return Err(verification(
+                "the downloaded payload does not match the manifest",
+            ));
+        }
+        if !self.plaintext.matches_plaintext(plaintext, plaintext_len) {
+            return Err(verification(
+                "the plaintext does not match the uploader's digest",
+            ));
+        }
+        Ok(())
+    }
+}
+
 impl core::fmt::Debug for BarePayloadOpener {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("BarePayloadOpener")
@@ -589,27 +621,8 @@ impl EndedPayload {
         payload: &PayloadDigest,
         plaintext: &[u8; 32],
     ) -> Result<(), OpenError> {
-        if self
-            .expected
-            .manifest
-            .record()
-            .check_payload(payload, self.payload_len)
-            .is_err()
-        {
-            return Err(verification(
-                "the downloaded payload does not match the manifest",
-            ));
-        }
-        if !self
-            .expected
-            .plaintext
-            .matches_plaintext(plaintext, self.plaintext_len)
-        {
-            return Err(verification(
-                "the plaintext does not match the uploader's digest",
-            ));
-        }
-        Ok(())
+        self.expected
+            .check(payload, self.payload_len, plaintext, self.plaintext_len)
     }
 }
 
@@ -687,7 +700,7 @@ mod tests {
         (matter, manifest, view, payload)
     }
 
-    fn open_new(plaintext: &[u8], seed: u64) -> (OpenedVersion, Vec<u8>) {
+    pub(super) fn open_new(plaintext: &[u8], seed: u64) -> (OpenedVersion, Vec<u8>) {
         let mut rng = ChaCha20Rng::seed_from_u64(seed);
         let me = Identity::generate(&mut rng);
         let (matter, manifest, view, payload) = version(&me, &me, plaintext, &mut rng);
@@ -826,7 +839,7 @@ mod tests {
     }
 
     /// The segment digests a browser computes with its native SHA-256.
-    fn segment_digests(bytes: &[u8]) -> Vec<u8> {
+    pub(super) fn segment_digests(bytes: &[u8]) -> Vec<u8> {
         bytes
             .chunks(segmented::SEGMENT_LEN)
             .flat_map(|s| <[u8; 32]>::from(Sha256::digest(s)))

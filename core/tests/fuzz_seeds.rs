@@ -18,6 +18,7 @@ mod support;
 
 use std::path::PathBuf;
 
+use lexvault_core::age;
 use lexvault_core::api::{
     self, ActorHead, CreateMatter, DocumentView, ErrorBody, LogEntries, Receipt, VersionView,
 };
@@ -228,6 +229,16 @@ fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
     )
     .expect("metadata");
     out.push(("metadata", "pdf".into(), codec::encode(&metadata)));
+
+    // A decryption worker's input: an opener for a payload of two chunks
+    // (70,000 bytes of plaintext), segment 0, and a run of the right length.
+    let payload_len = age::stream::payload_len(70_000).expect("a payload length");
+    let mut worker = vec![7u8; 32];
+    worker.extend_from_slice(&payload_len.to_be_bytes());
+    worker.extend_from_slice(&0u32.to_be_bytes());
+    let run = usize::try_from(payload_len).expect("small") - age::stream::PAYLOAD_NONCE_LEN;
+    worker.extend((0..run).map(|i| (i % 251) as u8));
+    out.push(("segment_opener", "two-chunks".into(), worker));
     out
 }
 
