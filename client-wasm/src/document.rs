@@ -3,9 +3,11 @@
 //! here.
 
 use lexvault_core::opening::OpenedVersion;
+use lexvault_core::opening::segments::SegmentedPayload;
 use wasm_bindgen::prelude::*;
 
-use crate::payload::DocumentDecryptor;
+use crate::js_error;
+use crate::payload::{DocumentDecryptor, SegmentedDecryption};
 
 /// How the version was opened.
 enum Access {
@@ -143,5 +145,18 @@ impl OpenedDocument {
     #[must_use]
     pub fn decryptor(&self) -> DocumentDecryptor {
         DocumentDecryptor::new(self.version.bare_payload_opener())
+    }
+
+    /// The plan for decrypting the payload one 1 MiB plaintext segment at
+    /// a time on Web Workers, and the final check.
+    ///
+    /// # Errors
+    /// When the manifest's payload length does not fit the document's
+    /// size: the page must not download it.
+    #[wasm_bindgen(js_name = segmentedDecryption)]
+    pub fn segmented_decryption(&self) -> Result<SegmentedDecryption, JsError> {
+        SegmentedPayload::new(&self.version)
+            .map(SegmentedDecryption::new)
+            .map_err(|e| js_error(format!("verification failed: {e}")))
     }
 }

@@ -6,13 +6,17 @@
 // verified through the page's own modules, the whole payload is fetched
 // into memory first (the network is not measured), then timed through the
 // page's own decryptVerified (download.js, what a save runs) in 1 MiB
-// pieces: ChaCha20-Poly1305 per 64 KiB chunk in wasm, SHA-256 of every
-// 1 MiB segment of the payload and of the plaintext with crypto.subtle, and
-// the wasm check of both segmented digests against the manifest and the
-// uploader's digest. The clock stops when that check has passed. The
+// pieces: the page's decryption workers (started before the clock, as the
+// pages start them before a save) each open whole 1 MiB plaintext segments
+// — ChaCha20-Poly1305 per 64 KiB chunk in wasm, SHA-256 of the segment's
+// plaintext with crypto.subtle — while the page hashes the payload's
+// segments, releases the plaintext in order and checks both segmented
+// digests in wasm against the manifest and the uploader's digest. The
+// clock stops when that check has passed. The same checks on the page's
+// own thread (decryptOnThisThread) are timed in each round too. The
 // libsodium side encrypts the plaintext the
 // lexvault side produced (64 KiB messages, untimed) and times pulling it
-// back. Runs alternate, A B A B, and the report gives every run.
+// back. Runs alternate, A B C A B C, and the report gives every run.
 //
 // With "mode": "stream" it instead saves the document the way a recipient
 // does (the link page's click-through and Save, streamed through the
@@ -63,7 +67,10 @@ const report = await page.evaluate(
     const wasm = await import('/assets/pkg/lexvault_client_wasm.js');
     await wasm.default();
     const api = await import('/assets/api.js');
-    const { decryptVerified } = await import('/assets/download.js');
+    const { decryptOnThisThread, decryptVerified, prepareWorkers } = await import('/assets/download.js');
+    // The pages start the workers before the user saves; so does this.
+    const workers = await prepareWorkers();
+    if (!workers) throw new Error('the decryption workers did not start');
     const keyring = new wasm.LinkKeyring(fragment, undefined);
     const signer = keyring.signer();
     const answer = await api.signedCall(signer, 'POST', `/v1/links/${id}/open`, wasm.openLinkBody(undefined));
@@ -76,15 +83,24 @@ const report = await page.evaluate(
 
     let plaintext = null;
     const lexvault = async () => {
-      const decryptor = doc.decryptor();
       const out = [];
       const start = performance.now();
-      await decryptVerified(pieces, decryptor, (part) => {
+      await decryptVerified(pieces, doc, (part) => {
         out.push(part);
       });
       const ms = performance.now() - start;
-      decryptor.free();
       if (!plaintext) plaintext = out;
+      return ms;
+    };
+
+    // The same checks on the page's own thread: the path for a payload of
+    // one segment, or where workers cannot run.
+    const oneThread = async () => {
+      const decryptor = doc.decryptor();
+      const start = performance.now();
+      await decryptOnThisThread(pieces, decryptor, () => {});
+      const ms = performance.now() - start;
+      decryptor.free();
       return ms;
     };
 
@@ -140,13 +156,18 @@ const report = await page.evaluate(
       return ms;
     };
 
-    const result = { size: doc.size, payloadSize: payload.length, lexvault: [], libsodium: [], decryptOnly: [] };
+    const result = {
+      size: doc.size, payloadSize: payload.length, workers: workers.workers.length,
+      lexvault: [], libsodium: [], oneThread: [], decryptOnly: [],
+    };
     await lexvault(); // warm-up, and the plaintext for libsodium
     prepareSodium();
     libsodium(); // warm-up
+    await oneThread(); // warm-up
     for (let run = 0; run < runs; run += 1) {
       result.lexvault.push(await lexvault());
       result.libsodium.push(libsodium());
+      result.oneThread.push(await oneThread());
     }
     for (let run = 0; run < runs; run += 1) result.decryptOnly.push(decryptOnly());
     return result;

@@ -63,7 +63,8 @@ async function arrive(context, first, label) {
  * Clicks `button` to save a document and records the outcome: the name the
  * browser suggested, where the file was kept (or why the browser dropped
  * it), the page's end state, and how the page saved (`via`: the Service
- * Worker stream or a Blob).
+ * Worker stream or a Blob; `decryptedOn`: the decryption workers or the
+ * page's own thread).
  */
 async function save(page, button) {
   const [download] = await Promise.all([
@@ -81,6 +82,7 @@ async function save(page, button) {
   report.end = await settle(page, ['done', 'problem']);
   if (report.end === 'problem') report.messages.push(await visibleText(page, 'problem-text'));
   report.via = await page.locator('#done').getAttribute('data-via');
+  report.decryptedOn = await page.locator('#done').getAttribute('data-decrypted-on');
 }
 
 async function link(context) {

@@ -38,6 +38,10 @@ fn a_document_opens_through_its_link_and_saves_byte_for_byte() {
         report["via"], "stream",
         "saved through the Service Worker stream"
     );
+    assert_eq!(
+        report["decryptedOn"], "workers",
+        "two segments: decrypted on the page's workers"
+    );
     assert_eq!(std::fs::read(&saved).unwrap(), original);
     assert_eq!(report["screenshots"].as_array().unwrap().len(), 3);
 
@@ -191,28 +195,46 @@ fn a_claim_once_link_stays_with_the_first_browser() {
     assert!(messages(&forwarded).contains("has expired, was revoked or used up"));
 }
 
-#[test]
-fn a_tampered_payload_is_not_saved() {
+/// Saves a document of `size` bytes through its link after one bit of its
+/// stored payload, in the middle, was flipped: the page must refuse it
+/// with `message` and the browser must keep no file.
+fn a_tampered_payload_is_refused(size: usize, message: &str, name: &str) {
     let firm = Firm::new();
-    let original = document_bytes(5 * 65_536 + 17, 4);
+    let original = document_bytes(size, 4);
     let document = firm.put("Ledger.xlsx", &original);
     let url = firm.link(&document, &[], None);
-    // The server's storage is changed under it: one bit in the middle.
     firm.flip_a_payload_bit();
     let out = TempDir::new().unwrap();
     let saved = out.path().join("ledger.xlsx");
     let report = browse(&json!({
         "kind": "link", "url": url, "save": true, "viewport": "phone",
-        "downloadTo": saved, "screenshots": artifacts(), "name": "tampered",
+        "downloadTo": saved, "screenshots": artifacts(), "name": name,
     }));
     assert_eq!(report["end"], "problem");
+    let shown = messages(&report);
     assert!(
-        messages(&report).contains("did not verify and was not saved"),
-        "{}",
-        messages(&report)
+        shown.contains("did not verify and was not saved") && shown.contains(message),
+        "{shown}"
     );
     assert!(
         report.get("downloadFailure").is_some_and(|f| !f.is_null()) || !saved.exists(),
         "the browser did not keep the file"
+    );
+}
+
+#[test]
+fn a_tampered_payload_is_not_saved() {
+    // One segment: decrypted on the page's own thread.
+    a_tampered_payload_is_refused(5 * 65_536 + 17, "the payload does not decrypt", "tampered");
+}
+
+#[test]
+fn a_tampered_payload_decrypted_on_the_workers_is_not_saved() {
+    // Three segments; the flipped bit is in the second, which a worker
+    // refuses.
+    a_tampered_payload_is_refused(
+        3 << 20,
+        "segment 1 does not authenticate",
+        "tampered-workers",
     );
 }

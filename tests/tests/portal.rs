@@ -36,7 +36,8 @@ fn requests_to<'a>(report: &'a Value, part: &str) -> Vec<&'a Value> {
 fn a_client_signs_in_sees_what_was_shared_and_downloads_it() {
     let firm = Firm::new();
     let (_client, key) = firm.client_with_login("Carla Client", "carla", PASSWORD);
-    let original = document_bytes(4 * 65_536 + 4_321, 7);
+    // Two 1 MiB segments, so the portal decrypts it on its workers.
+    let original = document_bytes((1 << 20) + 4 * 65_536 + 4_321, 7);
     let shared = firm.put_shared("Engagement letter.pdf", &original, &key);
     let unshared = firm.put("Internal memo.txt", b"for the firm only");
     assert_ne!(shared, unshared);
@@ -81,6 +82,7 @@ fn a_client_signs_in_sees_what_was_shared_and_downloads_it() {
     assert_eq!(report["suggestedName"], "Engagement letter.pdf");
     assert_eq!(report["end"], "done", "{}", messages(&report));
     assert_eq!(report["via"], "stream", "saved through the Service Worker");
+    assert_eq!(report["decryptedOn"], "workers");
     assert_eq!(report["progress"].as_f64(), Some(1.0), "the bar is full");
     assert_eq!(std::fs::read(&saved).unwrap(), original);
     let api: Vec<String> = report["responses"]

@@ -10,7 +10,7 @@
 
 import init, { LinkKeyring, LinkState, Signer, openLinkBody } from './pkg/lexvault_client_wasm.js';
 import { ApiError, getUnsigned, signedCall, signedFetch, failure } from './api.js';
-import { openSink, prepareStreaming, saveVerified } from './download.js';
+import { openSink, prepareStreaming, prepareWorkers, saveVerified } from './download.js';
 import { $, formatSize, messageOf, progressTo, screens } from './ui.js';
 
 const { show, busy, problem } = screens(['start', 'passphrase-form', 'busy', 'ready', 'progress-box', 'done', 'problem']);
@@ -58,6 +58,7 @@ class LinkPage {
       return;
     }
     prepareStreaming();
+    prepareWorkers();
     show('start');
     $('continue').addEventListener('click', () => this.proceed(), { once: true });
   }
@@ -161,18 +162,17 @@ class LinkPage {
       this.fail(e);
       return;
     }
-    const decryptor = doc.decryptor();
     const path = `${this.api}/payload?ticket=${doc.ticket}`;
+    let where;
     try {
-      await saveVerified(() => signedFetch(this.signer, 'GET', path, undefined), decryptor, sink, progress);
+      where = await saveVerified(() => signedFetch(this.signer, 'GET', path, undefined), doc, sink, progress);
     } catch (e) {
       this.fail(e, true);
       return;
-    } finally {
-      decryptor.free();
     }
     $('progress').value = 1;
     $('done').dataset.via = sink.streaming ? 'stream' : 'blob';
+    $('done').dataset.decryptedOn = where;
     show('done');
   }
 

@@ -9,7 +9,7 @@
 
 import init, { LoginAttempt, loginFailedMessage } from './pkg/lexvault_client_wasm.js';
 import { ApiError, catchUp, failure, postUnsigned, signedCall, signedFetch, signedUpload } from './api.js';
-import { openSink, prepareStreaming, saveVerified } from './download.js';
+import { openSink, prepareStreaming, prepareWorkers, saveVerified } from './download.js';
 import { $, formatSize, messageOf, progressTo, screens } from './ui.js';
 import { initSharing, sharingButtons } from './sharing.js';
 
@@ -229,22 +229,18 @@ async function downloadVerified(doc) {
   show('documents', 'progress-box');
   $('progress-name').textContent = doc.fileName;
   const progress = progressTo($('progress'), $('progress-text'), doc.payloadSize);
-  let sink;
-  let decryptor;
   try {
-    sink = await openSink({ name: doc.fileName, mimeType: doc.mimeType, size: doc.size });
-    decryptor = doc.decryptor();
-    await saveVerified(() => signedFetch(session, 'GET', doc.payloadPath, undefined), decryptor, sink, progress);
+    const sink = await openSink({ name: doc.fileName, mimeType: doc.mimeType, size: doc.size });
+    const where = await saveVerified(() => signedFetch(session, 'GET', doc.payloadPath, undefined), doc, sink, progress);
     $('progress').value = 1;
     $('done').dataset.via = sink.streaming ? 'stream' : 'blob';
+    $('done').dataset.decryptedOn = where;
     show('documents', 'done');
   } catch (e) {
     const message = e instanceof ApiError
       ? `The document could not be downloaded: ${e.message}`
       : `The document did not verify and was not saved: ${messageOf(e)}`;
     problem(message, 'documents');
-  } finally {
-    if (decryptor) decryptor.free();
   }
 }
 
@@ -346,6 +342,7 @@ async function main() {
   await init();
   LOGIN_FAILED = loginFailedMessage();
   prepareStreaming();
+  prepareWorkers();
   $('login-form').addEventListener('submit', signIn);
   $('sign-out').addEventListener('click', signOut);
   $('back').addEventListener('click', () => {
