@@ -9,7 +9,8 @@
 //! - [`signer`]: signed requests that follow the signer's actor chain.
 //! - [`document`]: a verified, opened version, as the pages show it.
 //! - [`link`]: share-link keys from the URL fragment, and verifying an open.
-//! - [`payload`]: streaming decryption of a verified version's payload.
+//! - [`payload`]: streaming decryption of a verified version's payload,
+//!   on the page's thread or one 1 MiB segment per Web Worker.
 //! - [`portal`]: password sign-in (OPAQUE) and the signed-in person's
 //!   verified matters and documents; their keys stay in wasm.
 //! - [`sharing`]: the portal's grants, share links, revocations and

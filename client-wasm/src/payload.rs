@@ -10,6 +10,12 @@
 //! not incremental), and hands the segment digests to [`DocumentDecryptor::finish`],
 //! where the core checks their roots (spec: `spec/documents.md` §Segmented
 //! digest).
+//!
+//! A payload of more than one segment is decrypted on Web Workers instead
+//! (spec: `spec/documents.md` §Opening in parallel): the page's
+//! [`SegmentedDecryption`] says which payload bytes make each segment and
+//! gives the workers the payload key, each worker's [`WorkerDecryptor`]
+//! opens whole segments, and the page's object makes the final check.
 
 use lexvault_core::opening::segments::{SegmentOpener, SegmentedPayload};
 use lexvault_core::opening::{BarePayloadOpener, EndedPayload};

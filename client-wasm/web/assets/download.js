@@ -197,6 +197,8 @@ class SegmentDigests {
     const done = this.hash(bytes).then((d) => {
       this.digests[index] = new Uint8Array(d);
     });
+    // Awaited below or in finish(); a download that fails first leaves it.
+    done.catch(() => {});
     this.inFlight.push(done);
     if (this.inFlight.length >= IN_FLIGHT) await this.inFlight.shift();
   }
