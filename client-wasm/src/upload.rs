@@ -8,6 +8,7 @@ use lexvault_core::api::{self, GrantList};
 use lexvault_core::keys::PublicIdentity;
 use lexvault_core::manifest::{DocumentId, VersionNumber};
 use lexvault_core::matter::MatterId;
+use lexvault_core::metadata::{self, MAX_FILE_NAME_LEN, MetadataError};
 use lexvault_core::opening::verify_grant_list;
 use lexvault_core::secret::FileKey;
 use lexvault_core::signed::RecordDigest;
@@ -215,4 +216,24 @@ impl Session {
         )
         .map_err(js_error)
     }
+}
+
+/// Checks a chosen file's name and type before anything is encrypted, as
+/// the sealed metadata will, so a large file is not encrypted only to be
+/// refused at the end.
+///
+/// # Errors
+/// When the name or type may not be used; the message says what to do.
+#[wasm_bindgen(js_name = checkFileDetails)]
+pub fn check_file_details(file_name: &str, mime_type: &str) -> Result<(), JsError> {
+    metadata::check_file_details(file_name, mime_type).map_err(|e| match e {
+        MetadataError::InvalidFileName => js_error(format!(
+            "the file name may not be used: rename the file (no slashes, backslashes or \
+             control characters, at most {MAX_FILE_NAME_LEN} bytes) and choose it again"
+        )),
+        MetadataError::InvalidMimeType => js_error(
+            "the file's type may not be used: choose the file again, or save it in a common format",
+        ),
+        other => js_error(other),
+    })
 }

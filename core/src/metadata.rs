@@ -145,8 +145,7 @@ impl Metadata {
     ) -> Result<Self, MetadataError> {
         let file_name = file_name.into();
         let mime_type = mime_type.into();
-        check_file_name(&file_name)?;
-        check_mime_type(&mime_type)?;
+        check_file_details(&file_name, &mime_type)?;
         Ok(Self {
             file_name,
             mime_type,
@@ -228,6 +227,16 @@ impl fmt::Debug for Metadata {
         // out of logs.
         f.write_str("Metadata([REDACTED])")
     }
+}
+
+/// Checks a file name and MIME type as [`Metadata::new`] does, so a
+/// client can refuse them before it encrypts anything.
+///
+/// # Errors
+/// [`MetadataError::InvalidFileName`] or [`MetadataError::InvalidMimeType`].
+pub fn check_file_details(file_name: &str, mime_type: &str) -> Result<(), MetadataError> {
+    check_file_name(file_name)?;
+    check_mime_type(mime_type)
 }
 
 fn check_file_name(name: &str) -> Result<(), MetadataError> {

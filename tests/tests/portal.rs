@@ -214,6 +214,44 @@ fn a_tampered_payload_is_not_saved_from_the_portal() {
     );
 }
 
+/// A file whose name the metadata may not hold is refused before a byte of
+/// it is encrypted, with a message that says what to do, and nothing is
+/// sent.
+#[test]
+fn a_file_whose_name_may_not_be_used_is_refused_before_it_is_encrypted() {
+    let firm = Firm::new();
+    let (_carla, carla_key) = firm.client_with_login("Carla Client", "carla", PASSWORD);
+    let _ = firm.attorney.json(&[
+        "grant",
+        &firm.matter,
+        "--to",
+        &carla_key,
+        "--rights",
+        "view,download,upload",
+    ]);
+    let files = TempDir::new().unwrap();
+    // A backslash: a path separator elsewhere, so no file name may hold one.
+    let path = files.path().join("Draft\\v2.pdf");
+    std::fs::write(&path, document_bytes(70_000, 13)).unwrap();
+    let report = browse(&json!({
+        "kind": "portal", "url": format!("{}/", firm.server.url), "login": "carla",
+        "passwords": [PASSWORD], "matter": firm.matter, "upload": path,
+        "viewport": "phone", "screenshots": artifacts(), "name": "portal-bad-name",
+    }));
+    assert_eq!(report["uploadEnd"], "problem", "{report}");
+    let shown = messages(&report);
+    assert!(
+        shown.contains(
+            "The document was not uploaded: the file name may not be used: rename the file"
+        ),
+        "{shown}"
+    );
+    assert!(
+        requests_to(&report, "/versions").is_empty(),
+        "nothing was sent"
+    );
+}
+
 /// A paralegal with the upload right signs in to the portal and uploads a
 /// document: it is encrypted in the browser, so the server's storage
 /// holds neither its bytes nor its name. The paralegal's CLI then verifies

@@ -7,7 +7,7 @@
 // and checked in wasm as it streams into the browser's save, and an upload
 // is encrypted in wasm as the file is read.
 
-import init, { LoginAttempt, loginFailedMessage } from './pkg/lexvault_client_wasm.js';
+import init, { LoginAttempt, checkFileDetails, loginFailedMessage } from './pkg/lexvault_client_wasm.js';
 import { ApiError, catchUp, failure, postUnsigned, signedCall, signedFetch, signedUpload } from './api.js';
 import { openSink, prepareStreaming, prepareWorkers, saveVerified } from './download.js';
 import { $, formatSize, messageOf, progressTo, screens } from './ui.js';
@@ -276,6 +276,14 @@ function upload(file) {
  */
 async function encryptAndSend(file, doc) {
   const matterId = currentMatter;
+  const mimeType = file.type || 'application/octet-stream';
+  try {
+    // Before a byte is encrypted: a large file is not read only to be refused.
+    checkFileDetails(file.name, mimeType);
+  } catch (e) {
+    problem(`The document was not uploaded: ${messageOf(e)}`, 'documents');
+    return;
+  }
   show('documents', 'progress-box');
   $('progress-name').textContent = file.name;
   const bar = $('progress');
@@ -317,7 +325,7 @@ async function encryptAndSend(file, doc) {
     }
     keep(sealing.finish());
     parts.push(new Blob(pending));
-    const envelope = session.sealUpload(sealing, file.name, file.type || 'application/octet-stream');
+    const envelope = session.sealUpload(sealing, file.name, mimeType);
     await signedUpload(session, sealing.path, envelope, new Blob(parts), (sent, all) => {
       bar.value = 0.5 + (all > 0 ? sent / all : 1) / 2;
       text.textContent = `Sending: ${formatSize(sent)} of ${formatSize(all)}`;
