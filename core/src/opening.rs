@@ -91,6 +91,13 @@ impl OpenedVersion {
         self.manifest.record().terms().payload_len
     }
 
+    /// A copy of the file key, for a decryptor that outlives `self`.
+    fn copy_file_key(&self) -> FileKey {
+        // `from_array` zeroises the copy.
+        let mut file_key = *self.file_key.expose_secret();
+        FileKey::from_array(&mut file_key)
+    }
+
     /// A decryptor for this version's payload.
     #[must_use]
     pub fn payload_opener(&self) -> PayloadOpener {
@@ -401,6 +408,14 @@ struct Expected {
 }
 
 impl Expected {
+    /// What `opened`'s payload and plaintext must hash to.
+    fn of(opened: &OpenedVersion) -> Self {
+        Self {
+            manifest: opened.manifest.clone(),
+            plaintext: opened.metadata.clone(),
+        }
+    }
+
     /// Checks the payload's digest and length against the manifest, and
     /// the plaintext's against the uploader's digest and size, in
     /// constant time.
@@ -443,14 +458,9 @@ impl BarePayloadOpener {
     /// Starts decrypting `opened`'s payload.
     #[must_use]
     pub fn new(opened: &OpenedVersion) -> Self {
-        // `from_array` zeroises the copy.
-        let mut file_key = *opened.file_key.expose_secret();
         Self {
-            file_key: FileKey::from_array(&mut file_key),
-            expected: Expected {
-                manifest: opened.manifest.clone(),
-                plaintext: opened.metadata.clone(),
-            },
+            file_key: opened.copy_file_key(),
+            expected: Expected::of(opened),
             decryptor: None,
             pending: Vec::with_capacity(ENCRYPTED_CHUNK_SIZE),
             received: 0,

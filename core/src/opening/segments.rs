@@ -112,14 +112,9 @@ impl SegmentedPayload {
             .ok_or_else(|| {
                 verification("the manifest's payload length does not fit the document's size")
             })?;
-        // `from_array` zeroises the copy.
-        let mut file_key = *opened.file_key.expose_secret();
         Ok(Self {
-            file_key: FileKey::from_array(&mut file_key),
-            expected: Expected {
-                manifest: opened.manifest.clone(),
-                plaintext: opened.metadata.clone(),
-            },
+            file_key: opened.copy_file_key(),
+            expected: Expected::of(opened),
             layout,
         })
     }
@@ -239,12 +234,6 @@ impl SegmentOpener {
         let len: [u8; 8] = len.try_into().map_err(|_| malformed())?;
         let layout = Layout::new(u64::from_be_bytes(len)).ok_or_else(malformed)?;
         Ok(Self::new(Zeroizing::new(*key), layout))
-    }
-
-    /// The number of plaintext segments of the payload.
-    #[must_use]
-    pub fn segment_count(&self) -> u64 {
-        self.layout.segments()
     }
 
     /// Authenticates and decrypts segment `index` in place: `chunks` must
